@@ -1,0 +1,5 @@
+//! PAHT's pure domain: no tokio, no database, no network.
+//!
+//! Everything that decides something about a report lives here so that it can be
+//! tested exhaustively: the lifecycle state machine, submission validation, the
+//! working-time calendar and the deadlines of each stage.
