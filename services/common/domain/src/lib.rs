@@ -3,3 +3,10 @@
 //! Everything that decides something about a report lives here so that it can be
 //! tested exhaustively: the lifecycle state machine, submission validation, the
 //! working-time calendar and the deadlines of each stage.
+
+pub mod actor;
+pub mod calendar;
+pub mod deadline;
+pub mod ids;
+pub mod lifecycle;
+pub mod validation;
