@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use chrono::{DateTime, SecondsFormat, Utc};
 use clap::Subcommand;
-use paht_domain::calendar::{Decisions, FIRST_YEAR, LAST_YEAR, OfficeHoursSchedule, WorkingCalendar};
+use paht_domain::calendar::{CalendarConfig, Decisions, FIRST_YEAR, LAST_YEAR, WorkingCalendar};
 
 /// The calendar subcommands.
 #[derive(Debug, Subcommand)]
@@ -46,19 +46,27 @@ fn parse_instant(s: &str) -> Result<DateTime<Utc>, String> {
         .map_err(|e| format!("{e}: give an RFC 3339 time with its offset, e.g. 2027-02-03T16:30:00+07:00"))
 }
 
-/// The instance calendar: shipped decisions, overlaid with the administrator's file.
-pub fn load(decisions_file: Option<&Path>) -> anyhow::Result<WorkingCalendar> {
+/// The instance calendar: the `[calendar]` section of the configuration file (time
+/// zone, office hours), the shipped decisions overlaid with the administrator's file.
+pub fn load(config_file: Option<&Path>, decisions_file: Option<&Path>) -> anyhow::Result<WorkingCalendar> {
+    let config = match config_file {
+        None => CalendarConfig::default(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            let mut table: toml::Table = toml::from_str(&text).with_context(|| format!("in {}", path.display()))?;
+            match table.remove("calendar") {
+                None => CalendarConfig::default(),
+                Some(section) => section.try_into().with_context(|| format!("[calendar] in {}", path.display()))?,
+            }
+        }
+    };
     let mut decisions = Decisions::shipped();
     if let Some(path) = decisions_file {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let extra = Decisions::parse(&text).with_context(|| format!("in {}", path.display()))?;
         decisions = decisions.overlay(extra);
     }
-    Ok(WorkingCalendar::new(chrono_tz_vn(), OfficeHoursSchedule::default(), &decisions))
-}
-
-fn chrono_tz_vn() -> chrono_tz::Tz {
-    chrono_tz::Asia::Ho_Chi_Minh
+    Ok(config.build(&decisions)?)
 }
 
 /// Runs one calendar subcommand, writing its answer to `out`.

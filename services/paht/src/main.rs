@@ -23,6 +23,10 @@ enum Command {
     Up,
     /// Check the working-time calendar that every deadline counts.
     Calendar {
+        /// The instance's configuration file; its `[calendar]` section sets the time
+        /// zone and office hours.
+        #[arg(long, global = true, env = "PAHT_CONFIG")]
+        config: Option<PathBuf>,
         /// A holiday-decisions file (same format as the shipped one) whose years
         /// replace or add to the shipped decisions.
         #[arg(long, global = true, env = "PAHT_CALENDAR_DECISIONS")]
@@ -36,8 +40,8 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         None | Some(Command::Up) => demo::run(&mut std::io::stdout().lock()),
-        Some(Command::Calendar { decisions, command }) => {
-            let calendar = calendar_cmd::load(decisions.as_deref())?;
+        Some(Command::Calendar { config, decisions, command }) => {
+            let calendar = calendar_cmd::load(config.as_deref(), decisions.as_deref())?;
             calendar_cmd::run(&calendar, command, &mut std::io::stdout().lock())
         }
     }

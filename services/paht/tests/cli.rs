@@ -6,6 +6,7 @@ fn paht(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_paht"))
         .args(args)
         .env_remove("PAHT_CALENDAR_DECISIONS")
+        .env_remove("PAHT_CONFIG")
         .output()
         .expect("run paht")
 }
@@ -111,4 +112,33 @@ fn the_run_command_walks_a_report_through_its_lifecycle() {
         assert!(out.contains(key), "missing {key} in:\n{out}");
     }
     assert!(out.contains("→ rated"));
+}
+
+#[test]
+fn office_hours_come_from_the_calendar_section_of_the_config() {
+    let dir = std::env::temp_dir().join(format!("paht-cli-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("paht.toml");
+    std::fs::write(
+        &file,
+        "[calendar]\ntime_zone = \"Asia/Ho_Chi_Minh\"\n[[calendar.office_hours]]\nspans = [\"07:30-11:30\", \"13:00-17:00\"]\n",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    // Wednesday 10/3/2027 at 06:00 + 1 h → the office opens at 07:30 → 08:30.
+    let due = stdout(&[
+        "calendar",
+        "deadline",
+        "--config",
+        path,
+        "--from",
+        "2027-03-10T06:00:00+07:00",
+        "--working-hours",
+        "1",
+    ]);
+    assert_eq!(due, "2027-03-10T08:30:00+07:00\n");
+    std::fs::write(&file, "[calendar]\noffice_hours = \"always\"\n").unwrap();
+    let out = paht(&["calendar", "holidays", "--year", "2027", "--config", path]);
+    assert!(!out.status.success(), "a bad calendar section is refused");
+    std::fs::remove_dir_all(dir).unwrap();
 }

@@ -14,6 +14,7 @@
 //! Outside office hours the clock waits: a report that arrives at 23:00 on a Friday
 //! starts counting when the office opens on the next working day.
 
+mod config;
 mod decisions;
 mod holidays;
 pub mod lunar;
@@ -25,6 +26,7 @@ use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, TimeDelta, TimeZone, 
 use chrono_tz::Tz;
 use thiserror::Error;
 
+pub use config::{CalendarConfig, OfficeHoursConfig};
 pub use decisions::{Decision, Decisions, HolidayGroup, NamedDate, SHIPPED_DECISIONS};
 pub use holidays::{StatutoryDay, statutory_days};
 pub use office_hours::{OfficeHours, OfficeHoursSchedule, Span};
