@@ -6,6 +6,7 @@
 //! [`routing_key`] maps each event to its AMQP routing key, and [`FILE_DESCRIPTOR_SET`]
 //! feeds gRPC reflection.
 
+pub mod convert;
 mod routing_keys;
 
 pub use routing_keys::{ROUTING_KEYS, routing_key};

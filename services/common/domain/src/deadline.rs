@@ -128,7 +128,7 @@ impl Deadline {
         let due_at = match rule {
             Rule::WorkingHours(n) => cal.add_working_hours(start, n)?,
             Rule::WorkingDays(n) => cal.add_working_days(start, n)?,
-            Rule::ByDate(date) => cal.end_of_working_day_on_or_before(date)?,
+            Rule::ByDate(date) => cal.end_of_date(date)?,
         };
         Ok(Deadline { stage, started_at: start, due_at, rule })
     }

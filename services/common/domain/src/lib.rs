@@ -9,4 +9,5 @@ pub mod calendar;
 pub mod deadline;
 pub mod ids;
 pub mod lifecycle;
+pub mod tracking;
 pub mod validation;

@@ -22,7 +22,7 @@ mod office_hours;
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, TimeDelta, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
 use thiserror::Error;
 
@@ -271,17 +271,15 @@ impl WorkingCalendar {
         self.to_utc(date.and_time(self.hours.on(date).closing_time()))
     }
 
-    /// The close of office hours on the last working day on or before `date`: the
-    /// deadline meant by "complete by <date>" (an explanation's expected date, R8.2a).
-    pub fn end_of_working_day_on_or_before(&self, date: NaiveDate) -> Result<DateTime<Utc>, CalendarError> {
-        let mut d = date;
-        for _ in 0..MAX_SCAN_DAYS {
-            if self.is_working_day(d)? {
-                return Ok(self.close_of_office(d));
-            }
-            d = d.pred_opt().ok_or(CalendarError::OutOfRange(d))?;
+    /// The deadline meant by "complete by <date>" (an explanation's expected date,
+    /// R8.2a): the close of office on that date if it is a working day, otherwise the
+    /// end of that calendar day — never earlier than the date the agency named.
+    pub fn end_of_date(&self, date: NaiveDate) -> Result<DateTime<Utc>, CalendarError> {
+        if self.is_working_day(date)? {
+            return Ok(self.close_of_office(date));
         }
-        Err(CalendarError::NoWorkingTime(date))
+        let last_second = NaiveTime::from_hms_opt(23, 59, 59).expect("valid constant time");
+        Ok(self.to_utc(date.and_time(last_second)))
     }
 
     /// Office time elapsed from `from` to `to` (zero if `to` is not after `from`):

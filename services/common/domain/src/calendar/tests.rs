@@ -189,10 +189,12 @@ fn elapsed_working_time_skips_nights_lunch_and_weekends() {
 }
 
 #[test]
-fn explanation_date_on_a_weekend_means_the_friday_before() {
+fn r8_2a_expected_date_is_its_close_of_office_or_the_end_of_a_day_off() {
     let cal = rules_only();
-    assert_eq!(cal.end_of_working_day_on_or_before(d(2027, 3, 14)), Ok(vn("2027-03-12T17:00:00+07:00")));
-    assert_eq!(cal.end_of_working_day_on_or_before(d(2027, 3, 15)), Ok(vn("2027-03-15T17:00:00+07:00")));
+    assert_eq!(cal.end_of_date(d(2027, 3, 15)), Ok(vn("2027-03-15T17:00:00+07:00")));
+    // Sunday, and Friday 5/2/2027 in the Tết break: the end of that day, never earlier.
+    assert_eq!(cal.end_of_date(d(2027, 3, 14)), Ok(vn("2027-03-14T23:59:59+07:00")));
+    assert_eq!(cal.end_of_date(d(2027, 2, 5)), Ok(vn("2027-02-05T23:59:59+07:00")));
 }
 
 #[test]

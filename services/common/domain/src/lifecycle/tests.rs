@@ -46,8 +46,13 @@ struct World {
 impl World {
     /// A report received on Monday 8 March 2027 at 09:00 (no holiday near).
     fn new() -> Self {
+        Self::received_at("2027-03-08T09:00:00+07:00")
+    }
+
+    /// A report received at `when`.
+    fn received_at(when: &str) -> Self {
         let cal = WorkingCalendar::vietnam();
-        let now = vn("2027-03-08T09:00:00+07:00");
+        let now = vn(when);
         let new = NewReport {
             id: ReportId::from_uuid(Uuid::from_u128(99)),
             instance: unit(IOC),
@@ -600,4 +605,24 @@ fn r5_only_channels_reporters_and_the_ioc_desk_submit() {
     // Saturday 23:00 → checked by Monday 08:00 (R5 accepts at any hour, R7.2 counts working time).
     let t = Report::receive(new, &actor(Role::Reporter, "-"), now, &cal).unwrap();
     assert_eq!(t.report.open_deadlines[0].due_at, vn("2027-03-15T08:00:00+07:00"));
+}
+
+#[test]
+fn r8_2a_explaining_at_closing_time_with_a_holiday_as_expected_date_still_gives_time() {
+    // Found by the property test: Thursday 4/2/2027 17:00, expected Friday 5/2 (Tết break).
+    let w = World::received_at("2027-02-04T10:00:00+07:00")
+        .go(&ioc(), Command::Accept)
+        .go(&ioc(), dispatch_two())
+        .at("2027-02-04T17:00:00+07:00");
+    let w = w.go(
+        &officer(AG1),
+        Command::Explain {
+            assignment: aid(A),
+            reason: "Cần phối hợp".into(),
+            expected_completion: NaiveDate::from_ymd_opt(2027, 2, 5).unwrap(),
+        },
+    );
+    let handling = w.report.assignment(aid(A)).unwrap().handling;
+    assert_eq!(handling.due_at, vn("2027-02-05T23:59:59+07:00"));
+    assert!(handling.due_at > handling.started_at);
 }

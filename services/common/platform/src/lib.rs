@@ -1,0 +1,6 @@
+//! PAHT's platform: what every service shares — configuration, telemetry, auth,
+//! the database and its migrations, the event bus (RabbitMQ and in-process), the
+//! transactional outbox and inbox, and the cache (Redis and in-memory).
+pub mod auth;
+pub mod cache;
+pub mod telemetry;
