@@ -2,5 +2,8 @@
 //! the database and its migrations, the event bus (RabbitMQ and in-process), the
 //! transactional outbox and inbox, and the cache (Redis and in-memory).
 pub mod auth;
+pub mod bus;
 pub mod cache;
+pub mod config;
+pub mod db;
 pub mod telemetry;
