@@ -142,3 +142,40 @@ fn office_hours_come_from_the_calendar_section_of_the_config() {
     assert!(!out.status.success(), "a bad calendar section is refused");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn token_minted_in_embedded_mode_verifies_with_the_local_key() {
+    use paht_platform::auth::{AuthConfig, Authenticator, KeyConfig};
+    let dir = std::env::temp_dir().join(format!("paht-cli-token-{}", std::process::id()));
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_paht"))
+            .args(args)
+            .env_remove("PAHT_CONFIG")
+            .env("PAHT_DATA_DIR", &dir)
+            .output()
+            .expect("run paht")
+    };
+    let out = run(&["token", "--subject", "operator-1", "--role", "ioc_operator", "--unit", "IOC-86"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    // A second process reuses the same key.
+    let again = run(&["token", "--subject", "officer-1", "--role", "officer", "--unit", "AG1", "--ttl-secs", "60"]);
+    assert!(again.status.success());
+    let secret = std::fs::read_to_string(dir.join("auth-key")).unwrap();
+    let auth = Authenticator::new(&AuthConfig {
+        keys: vec![KeyConfig { kid: "local".into(), secret }],
+        active_kid: "local".into(),
+        ..AuthConfig::default()
+    })
+    .unwrap();
+    let claims = auth.verify(&token).unwrap();
+    assert_eq!(
+        (claims.sub.as_str(), claims.role.as_str(), claims.unit.as_str()),
+        ("operator-1", "ioc_operator", "IOC-86")
+    );
+    assert_eq!(auth.verify(String::from_utf8(again.stdout).unwrap().trim()).unwrap().sub, "officer-1");
+    let bad = run(&["token", "--subject", "x", "--role", "mayor", "--unit", "U"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("ioc_operator"), "the error lists the roles");
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -6,4 +6,5 @@ pub mod bus;
 pub mod cache;
 pub mod config;
 pub mod db;
+pub mod server;
 pub mod telemetry;

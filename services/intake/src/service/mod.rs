@@ -1,0 +1,306 @@
+//! The gRPC `IntakeService`: submission with idempotency, the completeness check
+//! (accept / refuse), staff and public reads, and the audited read of the reporter.
+//! Spans carry report ids only; personal data is never logged.
+
+mod mapping;
+mod submit;
+
+use std::sync::Arc;
+
+use paht_domain::actor::Role;
+use paht_domain::calendar::WorkingCalendar;
+use paht_domain::ids::UnitId;
+use paht_domain::lifecycle::Command;
+use paht_domain::tracking::TrackingCode;
+use paht_domain::validation::SubmissionRules;
+use paht_platform::auth::caller;
+use paht_platform::cache::Cache;
+use paht_platform::db::{Db, RelayNotifier, outbox};
+use paht_proto::v1;
+use paht_proto::v1::intake_service_server::IntakeService as IntakeApi;
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use crate::blob::BlobStore;
+use crate::error::IntakeError;
+use crate::store::{self, audit};
+use crate::vault::Vault;
+
+pub use mapping::{channel_from_name, channel_name};
+
+/// Default and largest page of the check queue.
+const DEFAULT_PAGE: u64 = 50;
+const MAX_PAGE: u64 = 200;
+
+/// Everything the intake service needs, built by the process that hosts it.
+pub struct IntakeParts {
+    /// The service's database (migrated with [`crate::IntakeMigrator`]).
+    pub db: Db,
+    /// Shared cache: fast path for idempotency keys.
+    pub cache: Arc<dyn Cache>,
+    /// Seals reporter identities (R20.1).
+    pub vault: Arc<Vault>,
+    /// Attachment bytes.
+    pub blobs: Arc<BlobStore>,
+    /// Working calendar for the R7.2 check deadline.
+    pub calendar: Arc<WorkingCalendar>,
+    /// What a report must contain (article 6).
+    pub rules: SubmissionRules,
+    /// The IOC instance this service receives reports for.
+    pub instance: UnitId,
+    /// Secret pepper of the phone lookup hash.
+    pub phone_pepper: Vec<u8>,
+    /// Wakes the outbox relay after a commit; `None` when the relay only polls.
+    pub notifier: Option<RelayNotifier>,
+}
+
+/// The intake gRPC service.
+pub struct IntakeService {
+    parts: IntakeParts,
+}
+
+impl std::fmt::Debug for IntakeService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IntakeService").field("instance", &self.parts.instance).finish_non_exhaustive()
+    }
+}
+
+fn parse_id(field: &str, value: &str) -> Result<Uuid, IntakeError> {
+    Uuid::parse_str(value.trim()).map_err(|_| IntakeError::field(field, "must be a UUID"))
+}
+
+impl IntakeService {
+    /// A service over ready parts (the database already migrated).
+    pub fn new(parts: IntakeParts) -> Self {
+        IntakeService { parts }
+    }
+
+    fn notify(&self) {
+        if let Some(n) = &self.parts.notifier {
+            n.notify();
+        }
+    }
+
+    /// Accept or refuse: load, apply, save and enqueue the events in one transaction.
+    async fn check(
+        &self,
+        actor: paht_domain::actor::Actor,
+        report_id: &str,
+        command: Command,
+        category: Option<String>,
+    ) -> Result<v1::Report, IntakeError> {
+        let id = parse_id("report_id", report_id)?;
+        tracing::Span::current().record("report_id", tracing::field::display(id));
+        let now = mapping::now_micros();
+        let txn = self.parts.db.begin_write().await?;
+        let row = store::find_report(&txn, id).await?.ok_or_else(|| IntakeError::NotFound(format!("report {id}")))?;
+        let state = store::lifecycle_of(&row)?;
+        let transition = state.apply(command, &actor, now, &self.parts.calendar)?;
+        let row = store::update_lifecycle(&txn, row, &transition.report, category, now).await?;
+        outbox::enqueue(&txn, &mapping::messages(&transition.events, &transition.report, None)).await?;
+        let attachments = store::attachments_of(&txn, id).await?;
+        txn.commit().await.map_err(IntakeError::from)?;
+        self.notify();
+        tracing::info!(status = %transition.report.status, "report checked");
+        Ok(mapping::report(&row, &transition.report, &attachments))
+    }
+}
+
+#[tonic::async_trait]
+impl IntakeApi for IntakeService {
+    #[tracing::instrument(name = "submit_report", skip_all, fields(report_id))]
+    async fn submit_report(
+        &self,
+        request: Request<v1::SubmitReportRequest>,
+    ) -> Result<Response<v1::SubmitReportResponse>, Status> {
+        let auth = caller(&request)?;
+        auth.require_role(&[Role::System, Role::Reporter, Role::IocOperator])?;
+        let actor = auth.actor();
+        Ok(Response::new(self.submit(actor, request.into_inner()).await?))
+    }
+
+    async fn upload_attachment(
+        &self,
+        request: Request<tonic::Streaming<v1::UploadAttachmentRequest>>,
+    ) -> Result<Response<v1::UploadAttachmentResponse>, Status> {
+        caller(&request)?;
+        Err(Status::unimplemented("attachment upload is not available yet"))
+    }
+
+    #[tracing::instrument(name = "get_report_by_tracking_code", skip_all, fields(report_id))]
+    async fn get_report_by_tracking_code(
+        &self,
+        request: Request<v1::GetReportByTrackingCodeRequest>,
+    ) -> Result<Response<v1::GetReportByTrackingCodeResponse>, Status> {
+        // Anonymous by design: the code itself is the credential (mounted behind AuthGuard's
+        // anonymous list).
+        let code: TrackingCode =
+            request.get_ref().tracking_code.parse().map_err(|e: paht_domain::tracking::TrackingCodeError| {
+                IntakeError::field("tracking_code", e.to_string())
+            })?;
+        let conn = self.parts.db.conn();
+        let row = store::find_by_tracking_code(conn, &code.to_string())
+            .await?
+            .ok_or_else(|| IntakeError::NotFound("tracking code".into()))?;
+        tracing::Span::current().record("report_id", tracing::field::display(row.id));
+        let state = store::lifecycle_of(&row)?;
+        let display = store::find_reporter(conn, row.id).await?.and_then(|r| r.display_name);
+        Ok(Response::new(v1::GetReportByTrackingCodeResponse {
+            report: Some(mapping::public_view(&row, &state, display)),
+        }))
+    }
+
+    #[tracing::instrument(name = "get_report", skip_all, fields(report_id))]
+    async fn get_report(
+        &self,
+        request: Request<v1::GetReportRequest>,
+    ) -> Result<Response<v1::GetReportResponse>, Status> {
+        caller(&request)?.require_role(&[
+            Role::IocOperator,
+            Role::Officer,
+            Role::Leader,
+            Role::ProvincialOffice,
+            Role::SystemOperator,
+            Role::Inspector,
+            Role::System,
+        ])?;
+        let id = parse_id("report_id", &request.get_ref().report_id)?;
+        tracing::Span::current().record("report_id", tracing::field::display(id));
+        let conn = self.parts.db.conn();
+        let row = store::find_report(conn, id).await?.ok_or_else(|| IntakeError::NotFound(format!("report {id}")))?;
+        let state = store::lifecycle_of(&row)?;
+        let attachments = store::attachments_of(conn, id).await?;
+        Ok(Response::new(v1::GetReportResponse { report: Some(mapping::report(&row, &state, &attachments)) }))
+    }
+
+    #[tracing::instrument(name = "list_check_queue", skip_all)]
+    async fn list_check_queue(
+        &self,
+        request: Request<v1::ListCheckQueueRequest>,
+    ) -> Result<Response<v1::ListCheckQueueResponse>, Status> {
+        let auth = caller(&request)?;
+        auth.require_role(&[Role::IocOperator, Role::ProvincialOffice, Role::System])?;
+        let req = request.get_ref();
+        let instance =
+            if req.instance_id.trim().is_empty() { auth.unit().clone() } else { UnitId::new(req.instance_id.trim()) };
+        // An operator sees the queue of their own IOC only.
+        if auth.role() == Role::IocOperator {
+            auth.require_unit(&instance)?;
+        }
+        let page = req.page.clone().unwrap_or_default();
+        let limit = match u64::from(page.page_size) {
+            0 => DEFAULT_PAGE,
+            n => n.min(MAX_PAGE),
+        };
+        let offset = if page.page_token.is_empty() {
+            0
+        } else {
+            page.page_token.parse::<u64>().map_err(|_| IntakeError::field("page.page_token", "unknown page token"))?
+        };
+        let conn = self.parts.db.conn();
+        let (rows, more) = store::check_queue(conn, instance.as_str(), offset, limit).await?;
+        let mut reports = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let state = store::lifecycle_of(row)?;
+            reports.push(mapping::report(row, &state, &store::attachments_of(conn, row.id).await?));
+        }
+        let next_page_token = if more { (offset + limit).to_string() } else { String::new() };
+        Ok(Response::new(v1::ListCheckQueueResponse { reports, next_page_token }))
+    }
+
+    #[tracing::instrument(name = "accept_report", skip_all, fields(report_id))]
+    async fn accept_report(
+        &self,
+        request: Request<v1::AcceptReportRequest>,
+    ) -> Result<Response<v1::AcceptReportResponse>, Status> {
+        let auth = caller(&request)?;
+        auth.require_role(&[Role::IocOperator])?;
+        let actor = auth.actor();
+        let req = request.into_inner();
+        let category = req.category_id.trim();
+        let category = if category.is_empty() {
+            None
+        } else {
+            paht_domain::validation::Code::parse(category)
+                .map_err(|_| IntakeError::field("category_id", "not a category id"))?;
+            Some(category.to_owned())
+        };
+        let report = self.check(actor, &req.report_id, Command::Accept, category).await?;
+        Ok(Response::new(v1::AcceptReportResponse { report: Some(report) }))
+    }
+
+    #[tracing::instrument(name = "refuse_report", skip_all, fields(report_id))]
+    async fn refuse_report(
+        &self,
+        request: Request<v1::RefuseReportRequest>,
+    ) -> Result<Response<v1::RefuseReportResponse>, Status> {
+        let auth = caller(&request)?;
+        auth.require_role(&[Role::IocOperator])?;
+        let actor = auth.actor();
+        let req = request.into_inner();
+        let report = self.check(actor, &req.report_id, Command::Refuse { reason: req.reason }, None).await?;
+        Ok(Response::new(v1::RefuseReportResponse { report: Some(report) }))
+    }
+
+    #[tracing::instrument(name = "get_reporter", skip_all, fields(report_id))]
+    async fn get_reporter(
+        &self,
+        request: Request<v1::GetReporterRequest>,
+    ) -> Result<Response<v1::GetReporterResponse>, Status> {
+        let auth = caller(&request)?;
+        auth.require_role(&[Role::IocOperator, Role::Officer, Role::Leader, Role::ProvincialOffice])?;
+        let req = request.get_ref();
+        let id = parse_id("report_id", &req.report_id)?;
+        tracing::Span::current().record("report_id", tracing::field::display(id));
+        let purpose = req.purpose.trim();
+        if purpose.is_empty() {
+            return Err(IntakeError::field("purpose", "state why the reporter's data is needed (R20.2)").into());
+        }
+        let txn = self.parts.db.begin_write().await.map_err(IntakeError::from)?;
+        let row = store::find_report(&txn, id).await?.ok_or_else(|| IntakeError::NotFound(format!("report {id}")))?;
+        let state = store::lifecycle_of(&row)?;
+        // Only the authorities handling this report (R6.2): its IOC, an agency it was
+        // dispatched to, or the provincial office.
+        let competent = match auth.role() {
+            Role::IocOperator => auth.unit() == &state.instance,
+            Role::Officer | Role::Leader => state.active_assignments().any(|a| &a.agency == auth.unit()),
+            _ => true,
+        };
+        if !competent {
+            return Err(IntakeError::Forbidden(format!("unit {} does not handle this report", auth.unit())).into());
+        }
+        let reporter =
+            store::find_reporter(&txn, id).await?.ok_or_else(|| IntakeError::NotFound(format!("reporter of {id}")))?;
+        let identity =
+            self.parts.vault.open_compact(&reporter.sealed, id.to_string().as_bytes()).map_err(IntakeError::from)?;
+        let audit_id = Uuid::now_v7();
+        store::insert_audit(
+            &txn,
+            audit::Model {
+                id: audit_id,
+                at: mapping::now_micros(),
+                subject: auth.claims.sub.clone(),
+                role: auth.role().as_str().to_owned(),
+                unit: auth.unit().to_string(),
+                action: "reporter.read".into(),
+                report_id: id,
+                purpose: purpose.to_owned(),
+            },
+        )
+        .await?;
+        txn.commit().await.map_err(IntakeError::from)?;
+        tracing::info!(%audit_id, "reporter identity read");
+        Ok(Response::new(v1::GetReporterResponse {
+            reporter: Some(v1::Reporter {
+                name: identity.name,
+                address: identity.address,
+                phone: identity.phone,
+                email: identity.email.unwrap_or_default(),
+                confidential: state.confidential,
+                show_name_publicly: reporter.show_name_publicly,
+                channel_address: String::new(),
+            }),
+            audit_id: audit_id.to_string(),
+        }))
+    }
+}

@@ -1,0 +1,197 @@
+//! SubmitReport: validate (article 6), then in one transaction the report, its sealed
+//! reporter and the `report.received` event; idempotent on (channel, key).
+
+use std::time::Duration;
+
+use paht_domain::actor::{Actor, Role};
+use paht_domain::deadline::Stage;
+use paht_domain::ids::ReportId;
+use paht_domain::lifecycle::{NewReport, Report};
+use paht_domain::tracking::TrackingCode;
+use paht_domain::validation::{EventTimeSource, validate_report};
+use paht_platform::db::outbox;
+use paht_proto::{convert, v1};
+use uuid::Uuid;
+
+use super::{IntakeService, mapping, parse_id};
+use crate::error::IntakeError;
+use crate::store::{self, reporter};
+use crate::vault::{Identity, phone_lookup_hash};
+
+/// Tracking codes have 40 random bits; a collision is rare, several in a row mean a bug.
+const TRACKING_CODE_ATTEMPTS: usize = 5;
+/// How long the cache remembers an idempotency key; the database remembers for ever.
+const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 3600);
+
+fn receipt(row: &store::report::Model) -> Result<v1::SubmitReportResponse, IntakeError> {
+    let state = store::lifecycle_of(row)?;
+    // The lifecycle mapping computes the open check deadline exactly as reads show it.
+    let mut check = v1::Report::default();
+    convert::fill_lifecycle(&mut check, &state);
+    Ok(v1::SubmitReportResponse {
+        report_id: row.id.to_string(),
+        tracking_code: row.tracking_code.clone(),
+        received_at: Some(convert::timestamp(row.received_at)),
+        check_deadline: check.check_deadline.or_else(|| {
+            // After the check the deadline is no longer open; the stored due time still answers.
+            Some(v1::Deadline {
+                stage: convert::stage(Stage::Check) as i32,
+                started_at: Some(convert::timestamp(row.received_at)),
+                due_at: Some(convert::timestamp(row.check_due_at)),
+                basis: String::new(),
+            })
+        }),
+    })
+}
+
+impl IntakeService {
+    async fn existing(&self, channel: &str, key: &str) -> Result<Option<store::report::Model>, IntakeError> {
+        if key.is_empty() {
+            return Ok(None);
+        }
+        // The cache is only a shortcut; the unique index decides.
+        let cache_key = format!("intake:idem:{channel}:{key}");
+        if let Ok(Some(id)) = self.parts.cache.get(&cache_key).await
+            && let Ok(id) = Uuid::parse_str(&id)
+            && let Some(row) = store::find_report(self.parts.db.conn(), id).await?
+        {
+            return Ok(Some(row));
+        }
+        store::find_by_idempotency_key(self.parts.db.conn(), channel, key).await
+    }
+
+    /// Records a new report, or returns the receipt of the first one with the same key.
+    pub(super) async fn submit(
+        &self,
+        actor: Actor,
+        req: v1::SubmitReportRequest,
+    ) -> Result<v1::SubmitReportResponse, IntakeError> {
+        let mut violations: Vec<(String, String)> = Vec::new();
+        let channel = v1::Channel::try_from(req.channel).unwrap_or(v1::Channel::Unspecified);
+        if channel == v1::Channel::Unspecified {
+            violations.push(("channel".into(), "choose the channel the report came through".into()));
+        }
+        let channel = mapping::channel_name(channel);
+        let key = req.idempotency_key.trim().to_owned();
+        if key.chars().count() > 200 {
+            violations.push(("idempotency_key".into(), "at most 200 characters".into()));
+        } else if let Some(row) = self.existing(&channel, &key).await? {
+            tracing::Span::current().record("report_id", tracing::field::display(row.id));
+            return receipt(&row);
+        }
+        let mut attachments = Vec::with_capacity(req.attachment_ids.len());
+        let mut attachment_ids = Vec::with_capacity(req.attachment_ids.len());
+        for (i, raw) in req.attachment_ids.iter().enumerate() {
+            let field = format!("attachment_ids[{i}]");
+            match parse_id(&field, raw) {
+                Ok(id) => match store::find_unclaimed_attachment(self.parts.db.conn(), id).await? {
+                    Some(row) => {
+                        attachment_ids.push(id);
+                        attachments.push(row);
+                    }
+                    None => violations.push((field, "no such uploaded attachment".into())),
+                },
+                Err(_) => violations.push((field, "must be a UUID".into())),
+            }
+        }
+        let now = mapping::now_micros();
+        let draft = mapping::draft(&req, &attachments);
+        let valid = match validate_report(&draft, &self.parts.rules, now) {
+            Ok(valid) if violations.is_empty() => valid,
+            Ok(_) => return Err(IntakeError::Invalid(violations)),
+            Err(found) => {
+                let IntakeError::Invalid(mut domain) = IntakeError::from_violations(&found) else { unreachable!() };
+                domain.append(&mut violations);
+                return Err(IntakeError::Invalid(domain));
+            }
+        };
+
+        let id = Uuid::now_v7();
+        tracing::Span::current().record("report_id", tracing::field::display(id));
+        let new = NewReport {
+            id: ReportId::from_uuid(id),
+            instance: self.parts.instance.clone(),
+            reporter_ref: (actor.role == Role::Reporter).then(|| actor.subject.clone()),
+            confidential: valid.reporter.confidential,
+        };
+        let transition = Report::receive(new, &actor, now, &self.parts.calendar)?;
+        let state = &transition.report;
+        let reporter_in = req.reporter.clone().unwrap_or_default();
+        let identity = Identity {
+            name: valid.reporter.name.as_str().to_owned(),
+            phone: valid.reporter.phone.as_e164().to_owned(),
+            address: valid.reporter.address.as_str().to_owned(),
+            email: valid.reporter.email.as_ref().map(|e| e.to_string()),
+        };
+        let sealed = self.parts.vault.seal(&identity, id.to_string().as_bytes())?.to_compact();
+        let show_name = reporter_in.show_name_publicly && !valid.reporter.confidential;
+        let reporter_row = reporter::Model {
+            report_id: id,
+            sealed,
+            phone_hash: phone_lookup_hash(&identity.phone, &self.parts.phone_pepper),
+            show_name_publicly: show_name,
+            display_name: show_name.then(|| identity.name.clone()),
+        };
+        let check_due_at = state
+            .open_deadlines
+            .iter()
+            .find(|d| d.stage == Stage::Check)
+            .map(|d| d.due_at)
+            .ok_or_else(|| IntakeError::Corrupt("a received report has no check deadline".into()))?;
+        let place = &valid.place;
+        let mut row = store::report::Model {
+            id,
+            tracking_code: String::new(),
+            instance_id: self.parts.instance.to_string(),
+            channel: channel.clone(),
+            category_id: valid.category_code.as_ref().map(|c| c.as_str().to_owned()),
+            content: valid.content.as_str().to_owned(),
+            event_time: valid.event_time.at().with_timezone(&chrono::Utc),
+            event_time_assumed: valid.event_time.source() == EventTimeSource::AssumedReceived,
+            latitude: place.coordinates().map(|c| c.latitude()),
+            longitude: place.coordinates().map(|c| c.longitude()),
+            address: place.address().map(|a| a.as_str().to_owned()),
+            unit_code: place.unit_code().map(|c| c.as_str().to_owned()),
+            status: state.status.as_str().to_owned(),
+            check_due_at,
+            received_at: now,
+            lifecycle: serde_json::to_string(state).map_err(|e| IntakeError::Corrupt(e.to_string()))?,
+            idempotency_key: (!key.is_empty()).then(|| key.clone()),
+            updated_at: now,
+        };
+
+        for _ in 0..TRACKING_CODE_ATTEMPTS {
+            let random = Uuid::new_v4().as_u64_pair().0;
+            row.tracking_code = TrackingCode::from_random(random).to_string();
+            let txn = self.parts.db.begin_write().await?;
+            if let Err(err) = store::insert_report(&txn, row.clone(), reporter_row.clone()).await {
+                drop(txn);
+                if !store::is_unique_violation(&err) {
+                    return Err(err.into());
+                }
+                // A concurrent retry with the same key won the race: answer with its report.
+                if let Some(first) = self.existing(&channel, &key).await? {
+                    return receipt(&first);
+                }
+                tracing::warn!("tracking code collision, drawing another");
+                continue;
+            }
+            store::link_attachments(&txn, &attachment_ids, id).await?;
+            let received = mapping::report(&row, state, &attachments);
+            outbox::enqueue(&txn, &mapping::messages(&transition.events, state, Some(&received))).await?;
+            txn.commit().await?;
+            self.notify();
+            if !key.is_empty() {
+                // Best effort: a cache outage only costs the shortcut.
+                let _ = self
+                    .parts
+                    .cache
+                    .put_if_absent(&format!("intake:idem:{channel}:{key}"), &id.to_string(), IDEMPOTENCY_TTL)
+                    .await;
+            }
+            tracing::info!(channel = %channel, "report received");
+            return receipt(&row);
+        }
+        Err(IntakeError::Corrupt("could not draw a free tracking code".into()))
+    }
+}

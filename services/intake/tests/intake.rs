@@ -1,0 +1,197 @@
+//! The intake service end to end over its gRPC trait, on SQLite and on Postgres.
+
+mod common;
+
+use common::{Harness, INSTANCE, NAME, PHONE, PHONE_E164, valid_request};
+use paht_domain::actor::Role;
+use paht_intake::store;
+use paht_proto::v1;
+use paht_proto::v1::intake_service_server::IntakeService as _;
+use sea_orm::EntityTrait;
+use tonic::Code;
+use tonic_types::StatusExt;
+
+async fn submit(h: &Harness, key: &str) -> v1::SubmitReportResponse {
+    h.svc.submit_report(h.system(valid_request(key))).await.unwrap().into_inner()
+}
+
+// R6.1c, R6.2, R7.2: a valid report is stored with a tracking code and its check deadline,
+// the reporter only sealed, and `report.received` in the outbox of the same transaction.
+async fn submit_stores_report_sealed_reporter_and_event(h: Harness) {
+    let receipt = submit(&h, "k-1").await;
+    assert!(receipt.tracking_code.parse::<paht_domain::tracking::TrackingCode>().is_ok());
+    let deadline = receipt.check_deadline.expect("R7.2 check deadline");
+    assert_eq!(deadline.stage, v1::DeadlineStage::Check as i32);
+    assert!(deadline.due_at.unwrap().seconds > receipt.received_at.unwrap().seconds);
+
+    let id: uuid::Uuid = receipt.report_id.parse().unwrap();
+    let row = store::report::Entity::find_by_id(id).one(h.db.conn()).await.unwrap().unwrap();
+    assert_eq!(row.status, "received");
+    assert_eq!(row.instance_id, INSTANCE);
+    assert_eq!(row.channel, "web_portal");
+    let reporter = store::reporter::Entity::find_by_id(id).one(h.db.conn()).await.unwrap().unwrap();
+    for secret in [NAME, PHONE, PHONE_E164, "912345678"] {
+        assert!(!reporter.sealed.contains(secret), "sealed text leaks {secret}");
+        assert!(!row.lifecycle.contains(secret) && !row.content.contains(secret));
+    }
+    assert_eq!(reporter.display_name, None, "the name is not shown unless asked");
+    assert_eq!(h.outbox_keys().await, vec!["report.received"]);
+}
+
+// Idempotency: the same key twice gives one report and the same receipt.
+async fn same_idempotency_key_gives_one_report(h: Harness) {
+    let first = submit(&h, "retry-42").await;
+    let second = submit(&h, "retry-42").await;
+    assert_eq!(first.report_id, second.report_id);
+    assert_eq!(first.tracking_code, second.tracking_code);
+    assert_eq!(h.count("reports").await, 1);
+    assert_eq!(h.outbox_keys().await.len(), 1);
+    let other = submit(&h, "another").await;
+    assert_ne!(other.report_id, first.report_id);
+}
+
+// R6.1c, R7.3a: every violation at once, naming the request fields; nothing stored.
+async fn invalid_submission_names_fields_and_stores_nothing(h: Harness) {
+    let mut req = valid_request("bad");
+    req.content = "ngắn".into();
+    req.reporter.as_mut().unwrap().phone = "12".into();
+    let status = h.svc.submit_report(h.system(req)).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let details = status.get_error_details();
+    let fields: Vec<&str> =
+        details.bad_request().expect("BadRequest details").field_violations.iter().map(|v| v.field.as_str()).collect();
+    assert!(fields.contains(&"content"), "{fields:?}");
+    assert!(fields.contains(&"reporter.phone"), "{fields:?}");
+    assert!(!status.message().contains(PHONE), "no personal data in errors");
+    assert_eq!(h.count("reports").await, 0);
+    assert_eq!(h.count("reporters").await, 0);
+    assert_eq!(h.count("outbox").await, 0);
+}
+
+// R7.3a: the operator of the instance accepts; the event follows in the outbox.
+async fn accept_emits_report_accepted(h: Harness) {
+    let receipt = submit(&h, "a").await;
+    let req = v1::AcceptReportRequest { report_id: receipt.report_id.clone(), category_id: "moi-truong".into() };
+    let report = h.svc.accept_report(h.operator(req)).await.unwrap().into_inner().report.unwrap();
+    assert_eq!(report.status, v1::ReportStatus::Accepted as i32);
+    assert_eq!(report.category_id, "moi-truong");
+    assert_eq!(h.outbox_keys().await, vec!["report.received", "report.accepted"]);
+    // Accepting twice is a state error, not a second event.
+    let again = v1::AcceptReportRequest { report_id: receipt.report_id, category_id: String::new() };
+    let status = h.svc.accept_report(h.operator(again)).await.unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert_eq!(h.outbox_keys().await.len(), 2);
+}
+
+// R7.3a: a refusal needs a clear reason; with one, `report.refused` is emitted.
+async fn refuse_needs_a_reason(h: Harness) {
+    let receipt = submit(&h, "r").await;
+    let req = v1::RefuseReportRequest { report_id: receipt.report_id.clone(), reason: "  ".into() };
+    let status = h.svc.refuse_report(h.operator(req)).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let req = v1::RefuseReportRequest { report_id: receipt.report_id.clone(), reason: "Thiếu thời gian".into() };
+    let report = h.svc.refuse_report(h.operator(req)).await.unwrap().into_inner().report.unwrap();
+    assert_eq!(report.status, v1::ReportStatus::Refused as i32);
+    assert_eq!(h.outbox_keys().await, vec!["report.received", "report.refused"]);
+}
+
+// R7.3a: only the IOC that received the report checks it.
+async fn operator_of_another_instance_is_denied(h: Harness) {
+    let receipt = submit(&h, "x").await;
+    let req = v1::AcceptReportRequest { report_id: receipt.report_id, category_id: String::new() };
+    let status = h.svc.accept_report(h.as_role(Role::IocOperator, "IOC-OTHER", req)).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    let req = v1::AcceptReportRequest { report_id: uuid::Uuid::nil().to_string(), category_id: String::new() };
+    let status = h.svc.accept_report(h.as_role(Role::Officer, "AG", req)).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    assert_eq!(h.outbox_keys().await.len(), 1);
+}
+
+// R6.2: the public view by tracking code carries no personal data; bad codes are refused.
+async fn public_view_has_no_personal_data(h: Harness) {
+    let receipt = submit(&h, "p").await;
+    let sloppy = receipt.tracking_code.to_lowercase().replace('-', "");
+    let req = v1::GetReportByTrackingCodeRequest { tracking_code: sloppy };
+    let view = h.svc.get_report_by_tracking_code(tonic::Request::new(req)).await.unwrap().into_inner().report.unwrap();
+    assert_eq!(view.tracking_code, receipt.tracking_code);
+    assert_eq!(view.status, v1::ReportStatus::Received as i32);
+    assert_eq!(view.reporter_display_name, "");
+    let text = format!("{view:?}");
+    assert!(!text.contains(NAME) && !text.contains("912345678"), "public view leaks: {text}");
+    let bad = v1::GetReportByTrackingCodeRequest { tracking_code: "ABCD".into() };
+    let status = h.svc.get_report_by_tracking_code(tonic::Request::new(bad)).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    // The staff view has no reporter either.
+    let staff = h.svc.get_report(h.operator(v1::GetReportRequest { report_id: receipt.report_id })).await.unwrap();
+    assert!(!format!("{:?}", staff.get_ref()).contains(NAME));
+}
+
+// R6.2, R20.2: reading the reporter needs a purpose and a competent role, and writes
+// exactly one audit row.
+async fn get_reporter_is_audited(h: Harness) {
+    let receipt = submit(&h, "g").await;
+    let no_purpose = v1::GetReporterRequest { report_id: receipt.report_id.clone(), purpose: String::new() };
+    assert_eq!(h.svc.get_reporter(h.operator(no_purpose)).await.unwrap_err().code(), Code::InvalidArgument);
+    let req = || v1::GetReporterRequest { report_id: receipt.report_id.clone(), purpose: "xác minh".into() };
+    let denied = h.svc.get_reporter(h.as_role(Role::Inspector, "SNV", req())).await.unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    assert_eq!(h.count("audit_log").await, 0);
+    let out = h.svc.get_reporter(h.operator(req())).await.unwrap().into_inner();
+    let reporter = out.reporter.unwrap();
+    assert_eq!(reporter.name, NAME);
+    assert_eq!(reporter.phone, PHONE_E164);
+    assert_eq!(h.count("audit_log").await, 1);
+    let audit_id: uuid::Uuid = out.audit_id.parse().unwrap();
+    let entry = store::audit::Entity::find_by_id(audit_id).one(h.db.conn()).await.unwrap().unwrap();
+    assert_eq!(entry.purpose, "xác minh");
+    assert_eq!(entry.role, "ioc_operator");
+}
+
+// R7.2, R7.3a: the check queue lists waiting reports, oldest deadline first, in pages.
+async fn check_queue_pages_in_deadline_order(h: Harness) {
+    let mut ids = Vec::new();
+    for key in ["q1", "q2", "q3"] {
+        ids.push(submit(&h, key).await.report_id);
+    }
+    let refuse = v1::RefuseReportRequest { report_id: ids[1].clone(), reason: "Thiếu địa điểm".into() };
+    h.svc.refuse_report(h.operator(refuse)).await.unwrap();
+    let page = |token: &str| v1::ListCheckQueueRequest {
+        instance_id: String::new(),
+        page: Some(v1::PageRequest { page_size: 1, page_token: token.into() }),
+    };
+    let first = h.svc.list_check_queue(h.operator(page(""))).await.unwrap().into_inner();
+    assert_eq!(first.reports.len(), 1);
+    assert!(!first.next_page_token.is_empty());
+    let second = h.svc.list_check_queue(h.operator(page(&first.next_page_token))).await.unwrap().into_inner();
+    assert_eq!(second.next_page_token, "");
+    let listed: Vec<String> = first.reports.iter().chain(&second.reports).map(|r| r.id.clone()).collect();
+    assert_eq!(listed, vec![ids[0].clone(), ids[2].clone()]);
+    let other = v1::ListCheckQueueRequest { instance_id: "IOC-OTHER".into(), page: None };
+    assert_eq!(h.svc.list_check_queue(h.operator(other)).await.unwrap_err().code(), Code::PermissionDenied);
+}
+
+// Fail closed: no token, no call.
+async fn no_token_is_unauthenticated(h: Harness) {
+    let status = h.anonymous(valid_request("n")).unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+    // A handler reached without the interceptor refuses too.
+    let status = h.svc.submit_report(tonic::Request::new(valid_request("n"))).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+    // Authenticated but in a role that does not submit.
+    let status = h.svc.submit_report(h.as_role(Role::Inspector, "SNV", valid_request("n"))).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    assert_eq!(h.count("reports").await, 0);
+}
+
+on_both!(
+    submit_stores_report_sealed_reporter_and_event,
+    same_idempotency_key_gives_one_report,
+    invalid_submission_names_fields_and_stores_nothing,
+    accept_emits_report_accepted,
+    refuse_needs_a_reason,
+    operator_of_another_instance_is_denied,
+    public_view_has_no_personal_data,
+    get_reporter_is_audited,
+    check_queue_pages_in_deadline_order,
+    no_token_is_unauthenticated,
+);
