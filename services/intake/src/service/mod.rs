@@ -221,9 +221,9 @@ impl IntakeApi for IntakeService {
         let category = if category.is_empty() {
             None
         } else {
-            paht_domain::validation::Code::parse(category)
+            let code = paht_domain::validation::Code::parse(category)
                 .map_err(|_| IntakeError::field("category_id", "not a category id"))?;
-            Some(category.to_owned())
+            Some(code.as_str().to_owned())
         };
         let report = self.check(actor, &req.report_id, Command::Accept, category).await?;
         Ok(Response::new(v1::AcceptReportResponse { report: Some(report) }))

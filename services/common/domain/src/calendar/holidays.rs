@@ -93,7 +93,7 @@ fn national_day_adjacent(national: NaiveDate) -> NaiveDate {
     }
 }
 
-/// What the rules add to the calendar for `year`: statutory days of the groups
+/// What the rules add to the calendar for one year, given its `statutory` days: those of the groups
 /// that no decision settles, and a compensatory day (art. 111(3)) for each of them
 /// that falls on a weekly rest day or on another holiday.
 ///
@@ -101,15 +101,14 @@ fn national_day_adjacent(national: NaiveDate) -> NaiveDate {
 /// `is_decided` says whether a group of this year is settled by a decision.
 /// `working_override` holds decided make-up working days, which are not free for compensation.
 pub fn apply_rules(
-    year: i32,
+    statutory: &[StatutoryDay],
     hours: &OfficeHoursSchedule,
     is_decided: impl Fn(HolidayGroup) -> bool,
     working_override: &BTreeMap<NaiveDate, String>,
     off: &mut BTreeMap<NaiveDate, String>,
 ) {
-    let statutory: Vec<StatutoryDay> = statutory_days(year).into_iter().filter(|d| !is_decided(d.group)).collect();
     let mut needs_compensation = Vec::new();
-    for day in &statutory {
+    for day in statutory.iter().filter(|d| !is_decided(d.group)) {
         let rest_day = !hours.on(day.date).is_working_weekday(day.date.weekday());
         let clash = off.contains_key(&day.date);
         if rest_day || clash {
@@ -136,7 +135,7 @@ mod tests {
 
     fn rule_year(year: i32) -> BTreeMap<NaiveDate, String> {
         let mut off = BTreeMap::new();
-        apply_rules(year, &OfficeHoursSchedule::default(), |_| false, &BTreeMap::new(), &mut off);
+        apply_rules(&statutory_days(year), &OfficeHoursSchedule::default(), |_| false, &BTreeMap::new(), &mut off);
         off
     }
 
@@ -182,7 +181,13 @@ mod tests {
     #[test]
     fn decided_groups_are_left_to_the_decision() {
         let mut off = BTreeMap::new();
-        apply_rules(2028, &OfficeHoursSchedule::default(), |g| g == HolidayGroup::NewYear, &BTreeMap::new(), &mut off);
+        apply_rules(
+            &statutory_days(2028),
+            &OfficeHoursSchedule::default(),
+            |g| g == HolidayGroup::NewYear,
+            &BTreeMap::new(),
+            &mut off,
+        );
         assert!(!off.contains_key(&d(2028, 1, 1)));
         assert!(!off.contains_key(&d(2028, 1, 3)));
         assert!(off.contains_key(&d(2028, 4, 30)));

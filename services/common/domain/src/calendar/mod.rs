@@ -102,8 +102,10 @@ impl WorkingCalendar {
     pub fn new(tz: Tz, hours: OfficeHoursSchedule, decisions: &Decisions) -> Self {
         let mut off: BTreeMap<NaiveDate, String> = BTreeMap::new();
         let mut working: BTreeMap<NaiveDate, String> = BTreeMap::new();
+        // Computed once: the lunar ones cost an astronomical calculation each.
+        let by_year: Vec<(i32, Vec<StatutoryDay>)> = (FIRST_YEAR..=LAST_YEAR).map(|y| (y, statutory_days(y))).collect();
         let statutory: std::collections::BTreeSet<NaiveDate> =
-            (FIRST_YEAR..=LAST_YEAR).flat_map(statutory_days).map(|d| d.date).collect();
+            by_year.iter().flat_map(|(_, days)| days.iter().map(|d| d.date)).collect();
         for decision in decisions.iter() {
             // Decisions list the weekend days inside a break too; those are rest days
             // anyway, so only statutory days among them are named as days off.
@@ -116,8 +118,8 @@ impl WorkingCalendar {
                 working.insert(day.date, day.name.clone());
             }
         }
-        for year in FIRST_YEAR..=LAST_YEAR {
-            holidays::apply_rules(year, &hours, |g| decisions.get(year, g).is_some(), &working, &mut off);
+        for (year, days) in &by_year {
+            holidays::apply_rules(days, &hours, |g| decisions.get(*year, g).is_some(), &working, &mut off);
         }
         let mut exceptions: BTreeMap<NaiveDate, Exception> =
             off.into_iter().map(|(date, name)| (date, Exception::Off(name))).collect();
