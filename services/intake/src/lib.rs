@@ -8,12 +8,14 @@
 //! - [`vault`], [`blob`]: the identity vault and the attachment store.
 
 pub mod blob;
+pub mod config;
 mod error;
 mod migration;
 mod service;
 pub mod store;
 pub mod vault;
 
+pub use config::{IntakeConfig, Limit, RateLimits};
 pub use error::IntakeError;
 pub use migration::IntakeMigrator;
 pub use service::{IntakeParts, IntakeService, channel_from_name, channel_name};

@@ -50,6 +50,8 @@ pub struct IntakeParts {
     pub instance: UnitId,
     /// Secret pepper of the phone lookup hash.
     pub phone_pepper: Vec<u8>,
+    /// Submission and upload rate limits (R19, R21.2).
+    pub limits: crate::config::RateLimits,
     /// Wakes the outbox relay after a commit; `None` when the relay only polls.
     pub notifier: Option<RelayNotifier>,
 }

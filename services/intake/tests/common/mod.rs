@@ -146,6 +146,7 @@ async fn harness(db: Db, blob_root: &std::path::Path) -> Harness {
         rules: SubmissionRules::default(),
         instance: UnitId::new(INSTANCE),
         phone_pepper: b"test-pepper".to_vec(),
+        limits: paht_intake::RateLimits::OFF,
         notifier: None,
     })
     .await
