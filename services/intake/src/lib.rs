@@ -17,6 +17,7 @@ pub mod vault;
 
 pub use config::{IntakeConfig, Limit, RateLimits};
 pub use error::IntakeError;
+pub use error::LimitScope;
 pub use migration::IntakeMigrator;
 pub use service::{IntakeParts, IntakeService, channel_from_name, channel_name};
 

@@ -318,6 +318,13 @@ pub fn phone_lookup_hash(phone: &str, pepper: &[u8]) -> String {
     hex::encode(hmac_sha256(pepper, phone.as_bytes()))
 }
 
+/// A keyed hash (HMAC-SHA256 with the phone pepper, hex) of an identifier that must not appear in
+/// clear outside the vault, such as a rate-limit key naming a sender or an address (R19, R21.2).
+/// `domain` separates the uses, so such a hash never equals a stored [`phone_lookup_hash`].
+pub fn keyed_hash(domain: &str, value: &str, pepper: &[u8]) -> String {
+    hex::encode(hmac_sha256(pepper, [domain.as_bytes(), b"\0", value.as_bytes()].concat().as_slice()))
+}
+
 /// HMAC-SHA256 (RFC 2104) over `sha2`, checked against RFC 4231 in the tests; the `hmac` crate
 /// would give the same bytes.
 fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {

@@ -2,8 +2,10 @@
 //! (accept / refuse), staff and public reads, and the audited read of the reporter.
 //! Spans carry report ids only; personal data is never logged.
 
+mod limits;
 mod mapping;
 mod submit;
+mod upload;
 
 use std::sync::Arc;
 
@@ -27,6 +29,26 @@ use crate::store::{self, audit};
 use crate::vault::Vault;
 
 pub use mapping::{channel_from_name, channel_name};
+
+/// Who submits reports and uploads their attachments: channel adapters and the portal backend
+/// (system), citizens with an account (reporter), and IOC operators typing in hotline calls.
+const SUBMITTERS: &[Role] = &[Role::System, Role::Reporter, Role::IocOperator];
+/// Staff who read reports (never the reporter's identity).
+const STAFF_READERS: &[Role] = &[
+    Role::IocOperator,
+    Role::Officer,
+    Role::Leader,
+    Role::ProvincialOffice,
+    Role::SystemOperator,
+    Role::Inspector,
+    Role::System,
+];
+/// Who lists an IOC's check queue.
+const QUEUE_READERS: &[Role] = &[Role::IocOperator, Role::ProvincialOffice, Role::System];
+/// Who checks a report: accepts or refuses it (R7.3a).
+const CHECKERS: &[Role] = &[Role::IocOperator];
+/// The authorities that may read a reporter's identity, when competent for the report (R6.2).
+const IDENTITY_READERS: &[Role] = &[Role::IocOperator, Role::Officer, Role::Leader, Role::ProvincialOffice];
 
 /// Default and largest page of the check queue.
 const DEFAULT_PAGE: u64 = 50;
@@ -115,18 +137,22 @@ impl IntakeApi for IntakeService {
         &self,
         request: Request<v1::SubmitReportRequest>,
     ) -> Result<Response<v1::SubmitReportResponse>, Status> {
-        let auth = caller(&request)?;
-        auth.require_role(&[Role::System, Role::Reporter, Role::IocOperator])?;
-        let actor = auth.actor();
-        Ok(Response::new(self.submit(actor, request.into_inner()).await?))
+        let auth = caller(&request)?.clone();
+        auth.require_role(SUBMITTERS)?;
+        let peer = request.remote_addr();
+        Ok(Response::new(self.submit(&auth, peer, request.into_inner()).await?))
     }
 
+    #[tracing::instrument(name = "upload_attachment", skip_all, fields(attachment_id))]
     async fn upload_attachment(
         &self,
         request: Request<tonic::Streaming<v1::UploadAttachmentRequest>>,
     ) -> Result<Response<v1::UploadAttachmentResponse>, Status> {
-        caller(&request)?;
-        Err(Status::unimplemented("attachment upload is not available yet"))
+        let auth = caller(&request)?.clone();
+        auth.require_role(SUBMITTERS)?;
+        let peer = request.remote_addr();
+        let attachment = self.upload(&auth, peer, request.into_inner()).await?;
+        Ok(Response::new(v1::UploadAttachmentResponse { attachment: Some(attachment) }))
     }
 
     #[tracing::instrument(name = "get_report_by_tracking_code", skip_all, fields(report_id))]
@@ -157,15 +183,7 @@ impl IntakeApi for IntakeService {
         &self,
         request: Request<v1::GetReportRequest>,
     ) -> Result<Response<v1::GetReportResponse>, Status> {
-        caller(&request)?.require_role(&[
-            Role::IocOperator,
-            Role::Officer,
-            Role::Leader,
-            Role::ProvincialOffice,
-            Role::SystemOperator,
-            Role::Inspector,
-            Role::System,
-        ])?;
+        caller(&request)?.require_role(STAFF_READERS)?;
         let id = parse_id("report_id", &request.get_ref().report_id)?;
         tracing::Span::current().record("report_id", tracing::field::display(id));
         let conn = self.parts.db.conn();
@@ -181,7 +199,7 @@ impl IntakeApi for IntakeService {
         request: Request<v1::ListCheckQueueRequest>,
     ) -> Result<Response<v1::ListCheckQueueResponse>, Status> {
         let auth = caller(&request)?;
-        auth.require_role(&[Role::IocOperator, Role::ProvincialOffice, Role::System])?;
+        auth.require_role(QUEUE_READERS)?;
         let req = request.get_ref();
         let instance =
             if req.instance_id.trim().is_empty() { auth.unit().clone() } else { UnitId::new(req.instance_id.trim()) };
@@ -216,7 +234,7 @@ impl IntakeApi for IntakeService {
         request: Request<v1::AcceptReportRequest>,
     ) -> Result<Response<v1::AcceptReportResponse>, Status> {
         let auth = caller(&request)?;
-        auth.require_role(&[Role::IocOperator])?;
+        auth.require_role(CHECKERS)?;
         let actor = auth.actor();
         let req = request.into_inner();
         let category = req.category_id.trim();
@@ -237,7 +255,7 @@ impl IntakeApi for IntakeService {
         request: Request<v1::RefuseReportRequest>,
     ) -> Result<Response<v1::RefuseReportResponse>, Status> {
         let auth = caller(&request)?;
-        auth.require_role(&[Role::IocOperator])?;
+        auth.require_role(CHECKERS)?;
         let actor = auth.actor();
         let req = request.into_inner();
         let report = self.check(actor, &req.report_id, Command::Refuse { reason: req.reason }, None).await?;
@@ -250,7 +268,7 @@ impl IntakeApi for IntakeService {
         request: Request<v1::GetReporterRequest>,
     ) -> Result<Response<v1::GetReporterResponse>, Status> {
         let auth = caller(&request)?;
-        auth.require_role(&[Role::IocOperator, Role::Officer, Role::Leader, Role::ProvincialOffice])?;
+        auth.require_role(IDENTITY_READERS)?;
         let req = request.get_ref();
         let id = parse_id("report_id", &req.report_id)?;
         tracing::Span::current().record("report_id", tracing::field::display(id));

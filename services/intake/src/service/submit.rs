@@ -1,25 +1,31 @@
 //! SubmitReport: validate (article 6), then in one transaction the report, its sealed
 //! reporter and the `report.received` event; idempotent on (channel, key).
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use paht_domain::actor::{Actor, Role};
+use paht_domain::actor::Role;
 use paht_domain::deadline::Stage;
 use paht_domain::ids::ReportId;
 use paht_domain::lifecycle::{NewReport, Report};
 use paht_domain::tracking::TrackingCode;
 use paht_domain::validation::{EventTimeSource, validate_report};
+use paht_platform::auth::AuthContext;
 use paht_platform::db::outbox;
 use paht_proto::{convert, v1};
 use uuid::Uuid;
 
+use super::limits::Origin;
 use super::{IntakeService, mapping, parse_id};
-use crate::error::IntakeError;
+use crate::error::{IntakeError, LimitScope};
 use crate::store::{self, reporter};
 use crate::vault::{Identity, phone_lookup_hash};
 
 /// Tracking codes have 40 random bits; a collision is rare, several in a row mean a bug.
 const TRACKING_CODE_ATTEMPTS: usize = 5;
+/// The violation of an attachment id that names no upload free to use.
+const UNCLAIMED: &str = "no uploaded attachment with this id is free to use (each belongs to one report only); \
+                         upload the file, then send its new id";
 /// How long the cache remembers an idempotency key; the database remembers for ever.
 const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 3600);
 
@@ -60,12 +66,32 @@ impl IntakeService {
         store::find_by_idempotency_key(self.parts.db.conn(), channel, key).await
     }
 
-    /// Records a new report, or returns the receipt of the first one with the same key.
+    /// The violations of attachments that another report claimed while this one was validated.
+    async fn claimed_attachments(&self, ids: &[Uuid]) -> IntakeError {
+        let mut violations = Vec::new();
+        for (i, id) in ids.iter().enumerate() {
+            match store::find_unclaimed_attachment(self.parts.db.conn(), *id).await {
+                Ok(Some(_)) => {}
+                Ok(None) => violations.push((format!("attachment_ids[{i}]"), UNCLAIMED.into())),
+                Err(err) => return err,
+            }
+        }
+        if violations.is_empty() {
+            // Defensive: every id looks free again (the other submission rolled back), so a retry passes.
+            violations.push(("attachment_ids".into(), "changed during submission; send the report again".into()));
+        }
+        IntakeError::Invalid(violations)
+    }
+
+    /// Records a new report, or returns the receipt of the first one with the same key. `peer` is
+    /// the gRPC peer's address, counted when the request names no client address.
     pub(super) async fn submit(
         &self,
-        actor: Actor,
+        auth: &AuthContext,
+        peer: Option<SocketAddr>,
         req: v1::SubmitReportRequest,
     ) -> Result<v1::SubmitReportResponse, IntakeError> {
+        let actor = auth.actor();
         let mut violations: Vec<(String, String)> = Vec::new();
         let channel = v1::Channel::try_from(req.channel).unwrap_or(v1::Channel::Unspecified);
         if channel == v1::Channel::Unspecified {
@@ -79,17 +105,33 @@ impl IntakeService {
             tracing::Span::current().record("report_id", tracing::field::display(row.id));
             return receipt(&row);
         }
+        // Limits count only after the retry check: a retry of an accepted report costs nothing,
+        // while every other attempt, valid or not, does (R19, R21.2).
+        let origin =
+            match Origin::resolve(auth, req.origin.as_ref(), "origin", &channel, peer, &self.parts.phone_pepper) {
+                Ok(origin) => origin,
+                Err(IntakeError::Invalid(mut fields)) => {
+                    violations.append(&mut fields);
+                    return Err(IntakeError::Invalid(violations));
+                }
+                Err(other) => return Err(other),
+            };
+        self.take(LimitScope::Sender, &origin.sender, self.parts.limits.per_sender).await?;
+        if let Some(address) = &origin.address {
+            self.take(LimitScope::Address, address, self.parts.limits.per_address).await?;
+        }
         let mut attachments = Vec::with_capacity(req.attachment_ids.len());
         let mut attachment_ids = Vec::with_capacity(req.attachment_ids.len());
         for (i, raw) in req.attachment_ids.iter().enumerate() {
             let field = format!("attachment_ids[{i}]");
             match parse_id(&field, raw) {
+                Ok(id) if attachment_ids.contains(&id) => violations.push((field, "listed twice".into())),
                 Ok(id) => match store::find_unclaimed_attachment(self.parts.db.conn(), id).await? {
                     Some(row) => {
                         attachment_ids.push(id);
                         attachments.push(row);
                     }
-                    None => violations.push((field, "no such uploaded attachment".into())),
+                    None => violations.push((field, UNCLAIMED.into())),
                 },
                 Err(_) => violations.push((field, "must be a UUID".into())),
             }
@@ -176,7 +218,11 @@ impl IntakeService {
                 tracing::warn!("tracking code collision, drawing another");
                 continue;
             }
-            store::link_attachments(&txn, &attachment_ids, id).await?;
+            if store::link_attachments(&txn, &attachment_ids, id).await? != attachment_ids.len() as u64 {
+                // A concurrent submission claimed one of them first; this one stores nothing.
+                drop(txn);
+                return Err(self.claimed_attachments(&attachment_ids).await);
+            }
             let received = mapping::report(&row, state, &attachments);
             outbox::enqueue(&txn, &mapping::messages(&transition.events, state, Some(&received))).await?;
             txn.commit().await?;

@@ -130,17 +130,26 @@ pub async fn find_unclaimed_attachment(
     Ok(attachment::Entity::find_by_id(id).filter(attachment::Column::ReportId.is_null()).one(conn).await?)
 }
 
-/// Gives the uploaded attachments to the report that refers to them.
-pub async fn link_attachments(conn: &impl ConnectionTrait, ids: &[Uuid], report_id: Uuid) -> Result<(), DbErr> {
+/// Records an uploaded attachment, not yet claimed by any report.
+pub async fn insert_attachment(conn: &impl ConnectionTrait, row: attachment::Model) -> Result<(), IntakeError> {
+    attachment::Entity::insert(row.into_active_model()).exec_without_returning(conn).await?;
+    Ok(())
+}
+
+/// Gives the uploaded attachments to the report that refers to them, only those no report has
+/// claimed yet; returns how many were linked. Fewer than `ids.len()` means another report took one
+/// in the meantime (or an id is listed twice), and the caller rolls back.
+pub async fn link_attachments(conn: &impl ConnectionTrait, ids: &[Uuid], report_id: Uuid) -> Result<u64, DbErr> {
     if ids.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
-    attachment::Entity::update_many()
+    let result = attachment::Entity::update_many()
         .col_expr(attachment::Column::ReportId, sea_orm::sea_query::Expr::value(report_id))
         .filter(attachment::Column::Id.is_in(ids.iter().copied()))
+        .filter(attachment::Column::ReportId.is_null())
         .exec(conn)
         .await?;
-    Ok(())
+    Ok(result.rows_affected)
 }
 
 /// The attachments of a report, in upload order.

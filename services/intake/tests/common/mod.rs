@@ -5,7 +5,8 @@
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use chrono::{TimeDelta, Utc};
 use futures::FutureExt;
@@ -15,13 +16,19 @@ use paht_domain::ids::UnitId;
 use paht_domain::validation::SubmissionRules;
 use paht_intake::blob::{BlobBackend, BlobConfig, BlobStore};
 use paht_intake::vault::{Vault, VaultConfig, VaultKey};
-use paht_intake::{IntakeParts, IntakeService};
+use paht_intake::{IntakeParts, IntakeService, Limit, RateLimits};
 use paht_platform::auth::{AuthConfig, Authenticator, TokenIssuer, interceptor};
 use paht_platform::cache::MemoryCache;
 use paht_platform::db::{Db, DbConfig};
 use paht_proto::v1;
+use paht_proto::v1::intake_service_client::IntakeServiceClient;
+use paht_proto::v1::intake_service_server::IntakeServiceServer;
+use paht_proto::v1::upload_attachment_request::Part;
 use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Alias, Query};
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Status};
 use uuid::Uuid;
 
@@ -39,23 +46,77 @@ pub enum Backend {
     Postgres,
 }
 
-type Intercept = Box<dyn Fn(Request<()>) -> Result<Request<()>, Status> + Send + Sync>;
+type Intercept = Arc<dyn Fn(Request<()>) -> Result<Request<()>, Status> + Send + Sync>;
+
+/// Small limits for the tests of R19, R21.2: 2 reports per sender, 3 per address, 2 uploads per
+/// address, per hour.
+pub const TEST_LIMITS: RateLimits = RateLimits {
+    per_sender: Limit { max: 2, window_secs: 3600 },
+    per_address: Limit { max: 3, window_secs: 3600 },
+    uploads_per_address: Limit { max: 2, window_secs: 3600 },
+};
 
 /// The service under test and what tests need around it.
 pub struct Harness {
-    pub svc: IntakeService,
+    pub svc: Arc<IntakeService>,
     pub db: Db,
     issuer: TokenIssuer,
     intercept: Intercept,
+    blob_root: PathBuf,
+    servers: Mutex<Vec<tokio::task::AbortHandle>>,
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        for server in self.servers.get_mut().unwrap().drain(..) {
+            server.abort();
+        }
+    }
 }
 
 impl Harness {
     /// A request as `role` of `unit`, passed through the authentication interceptor.
     pub fn as_role<T>(&self, role: Role, unit: &str, message: T) -> Request<T> {
-        let token = self.issuer.mint("tester", role, &UnitId::new(unit), INSTANCE, None).unwrap();
+        self.intercepted(self.with_token("tester", role, unit, message)).expect("a valid token passes")
+    }
+
+    /// A request as account `subject` in `role`, passed through the authentication interceptor.
+    pub fn as_subject<T>(&self, subject: &str, role: Role, message: T) -> Request<T> {
+        self.intercepted(self.with_token(subject, role, INSTANCE, message)).expect("a valid token passes")
+    }
+
+    /// A request carrying a bearer token, as a client sends it (for [`Harness::client`]).
+    pub fn with_token<T>(&self, subject: &str, role: Role, unit: &str, message: T) -> Request<T> {
+        let token = self.issuer.mint(subject, role, &UnitId::new(unit), INSTANCE, None).unwrap();
         let mut request = Request::new(message);
         request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
-        self.intercepted(request).expect("a valid token passes")
+        request
+    }
+
+    /// A gRPC client of the service under test, served on a local port behind the real
+    /// interceptor (for streaming calls and the peer address).
+    pub async fn client(&self) -> IntakeServiceClient<Channel> {
+        let incoming = TcpIncoming::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = incoming.local_addr().unwrap();
+        let intercept = Arc::clone(&self.intercept);
+        let service =
+            InterceptedService::new(IntakeServiceServer::from_arc(Arc::clone(&self.svc)), move |r| intercept(r));
+        let server = tonic::transport::Server::builder().add_service(service).serve_with_incoming(incoming);
+        self.servers.lock().unwrap().push(tokio::spawn(server).abort_handle());
+        IntakeServiceClient::connect(format!("http://{addr}")).await.unwrap()
+    }
+
+    /// The files in the blob store (staging files included).
+    pub fn blob_files(&self) -> Vec<PathBuf> {
+        fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+            let Ok(entries) = std::fs::read_dir(dir) else { return };
+            for entry in entries.map(Result::unwrap) {
+                if entry.file_type().unwrap().is_dir() { walk(&entry.path(), out) } else { out.push(entry.path()) }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.blob_root, &mut out);
+        out
     }
 
     /// A request without a token, through the interceptor (which refuses it).
@@ -124,10 +185,82 @@ pub fn valid_request(key: &str) -> v1::SubmitReportRequest {
             show_name_publicly: false,
             channel_address: String::new(),
         }),
+        origin: None,
     }
 }
 
-async fn harness(db: Db, blob_root: &std::path::Path) -> Harness {
+/// A 1x1 grey PNG, CRCs included.
+pub const PNG: &str = "89504e470d0a1a0a0000000d49484452000000010000000108000000003a7e9b550000000a49444154789c6360\
+                       00000002000148afa4710000000049454e44ae426082";
+/// A 1x1 grey baseline JPEG.
+pub const JPEG: &str = "ffd8ffe000104a46494600010100000100010000ffdb004300100b0c0e0c0a100e0d0e1211101318281a181616\
+                        183123251d283a333d3c3933383740485c4e404457453738506d51575f626768673e4d71797064785c656763\
+                        ffc0000b080001000101011100ffc40014000100000000000000000000000000000000ffc400141001000000\
+                        00000000000000000000000000ffda0008010100003f003fffd9";
+
+/// The PNG fixture's bytes.
+pub fn png() -> Vec<u8> {
+    hex::decode(PNG).unwrap()
+}
+
+/// The JPEG fixture's bytes.
+pub fn jpeg() -> Vec<u8> {
+    hex::decode(JPEG).unwrap()
+}
+
+/// An upload's header message.
+pub fn header(file_name: &str, content_type: &str, size_bytes: usize, sha256: &str) -> v1::UploadAttachmentRequest {
+    header_from(file_name, content_type, size_bytes, sha256, None)
+}
+
+/// An upload's header message naming the origin, as a channel adapter fills it.
+pub fn header_from(
+    file_name: &str,
+    content_type: &str,
+    size_bytes: usize,
+    sha256: &str,
+    origin: Option<v1::ChannelOrigin>,
+) -> v1::UploadAttachmentRequest {
+    v1::UploadAttachmentRequest {
+        part: Some(Part::Header(v1::AttachmentUploadHeader {
+            file_name: file_name.into(),
+            content_type: content_type.into(),
+            size_bytes: size_bytes as u64,
+            sha256: sha256.into(),
+            origin,
+        })),
+    }
+}
+
+/// An upload's chunk message.
+pub fn chunk(bytes: &[u8]) -> v1::UploadAttachmentRequest {
+    v1::UploadAttachmentRequest { part: Some(Part::Chunk(bytes.to_vec())) }
+}
+
+/// A whole upload: `header`, then `data` in chunks of `size` bytes.
+pub fn upload_of(header: v1::UploadAttachmentRequest, data: &[u8], size: usize) -> Vec<v1::UploadAttachmentRequest> {
+    std::iter::once(header).chain(data.chunks(size).map(chunk)).collect()
+}
+
+/// Streams `messages` to UploadAttachment as account "tester" in `role`.
+pub async fn upload(
+    h: &Harness,
+    client: &mut IntakeServiceClient<Channel>,
+    role: Role,
+    messages: Vec<v1::UploadAttachmentRequest>,
+) -> Result<v1::Attachment, Status> {
+    let request = h.with_token("tester", role, INSTANCE, futures::stream::iter(messages));
+    Ok(client.upload_attachment(request).await?.into_inner().attachment.expect("an attachment"))
+}
+
+/// The fields named by an INVALID_ARGUMENT status.
+pub fn fields(status: &Status) -> Vec<String> {
+    use tonic_types::StatusExt;
+    let details = status.get_error_details();
+    details.bad_request().map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect()).unwrap_or_default()
+}
+
+async fn harness(db: Db, blob_root: &std::path::Path, limits: RateLimits) -> Harness {
     let auth = AuthConfig::ephemeral();
     let issuer = TokenIssuer::new(&auth).unwrap();
     let check = interceptor(Arc::new(Authenticator::new(&auth).unwrap()));
@@ -146,16 +279,33 @@ async fn harness(db: Db, blob_root: &std::path::Path) -> Harness {
         rules: SubmissionRules::default(),
         instance: UnitId::new(INSTANCE),
         phone_pepper: b"test-pepper".to_vec(),
-        limits: paht_intake::RateLimits::OFF,
+        limits,
         notifier: None,
     })
     .await
     .unwrap();
-    Harness { svc, db, issuer, intercept: Box::new(check) }
+    Harness {
+        svc: Arc::new(svc),
+        db,
+        issuer,
+        intercept: Arc::new(check),
+        blob_root: blob_root.to_path_buf(),
+        servers: Mutex::new(Vec::new()),
+    }
 }
 
-/// Runs `test` on a fresh database of `backend`, removed afterwards even if the test panics.
+/// Runs `test` on a fresh database of `backend` without rate limits, removed afterwards even if
+/// the test panics.
 pub async fn run<F, Fut>(backend: Backend, test: F)
+where
+    F: FnOnce(Harness) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    run_with(backend, RateLimits::OFF, test).await
+}
+
+/// Runs `test` like [`run`], with the service enforcing `limits`.
+pub async fn run_with<F, Fut>(backend: Backend, limits: RateLimits, test: F)
 where
     F: FnOnce(Harness) -> Fut,
     Fut: Future<Output = ()>,
@@ -174,7 +324,7 @@ where
             Db::connect(&url, &schema, &DbConfig::default()).await.expect("connect to the test Postgres")
         }
     };
-    let h = harness(db.clone(), &dir.join("blobs")).await;
+    let h = harness(db.clone(), &dir.join("blobs"), limits).await;
     let outcome = AssertUnwindSafe(test(h)).catch_unwind().await;
     if let Backend::Postgres = backend {
         db.conn().execute_unprepared(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")).await.unwrap();
@@ -186,9 +336,22 @@ where
     }
 }
 
-/// Declares `name::sqlite` and `name::postgres` running the scenario `name`.
+/// Declares `name::sqlite` and `name::postgres` running the scenario `name`; with
+/// `limits = EXPR;` first, the service enforces those rate limits.
 #[macro_export]
 macro_rules! on_both {
+    (limits = $limits:expr; $($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                $crate::common::run_with($crate::common::Backend::Sqlite, $limits, super::$name).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                $crate::common::run_with($crate::common::Backend::Postgres, $limits, super::$name).await
+            }
+        }
+    )*};
     ($($name:ident),* $(,)?) => {$(
         mod $name {
             #[tokio::test]
