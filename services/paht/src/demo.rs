@@ -11,7 +11,7 @@ use paht_domain::ids::{AssignmentId, ReportId, UnitId};
 use paht_domain::lifecycle::{Command, Event, EventKind, NewAssignment, NewReport, Rating, Report};
 use uuid::Uuid;
 
-use crate::calendar_cmd::local_rfc3339;
+use paht::calendar_cmd::local_rfc3339;
 
 const IOC: &str = "IOC-86";
 const WARD: &str = "UBND-P-LONG-CHAU";

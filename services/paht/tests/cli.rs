@@ -98,8 +98,8 @@ fn bad_input_is_refused_with_a_reason() {
 }
 
 #[test]
-fn the_run_command_walks_a_report_through_its_lifecycle() {
-    let out = stdout(&[]);
+fn the_demo_command_walks_a_report_through_its_lifecycle() {
+    let out = stdout(&["demo"]);
     for key in [
         "report.received",
         "report.dispatched",

@@ -19,7 +19,7 @@ use thiserror::Error;
 use crate::auth::AuthConfig;
 use crate::bus::rabbitmq::RabbitConfig;
 use crate::cache::CacheConfig;
-use crate::db::DbConfig;
+use crate::db::{DbConfig, RelayConfig};
 use crate::telemetry::TelemetryConfig;
 
 /// Configuration could not be read.
@@ -104,6 +104,8 @@ pub struct Config {
     pub calendar: CalendarConfig,
     /// Logs and traces.
     pub telemetry: TelemetryConfig,
+    /// How each service's outbox relay paces itself.
+    pub relay: RelayConfig,
 }
 
 impl Default for Config {
@@ -119,6 +121,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             calendar: CalendarConfig::default(),
             telemetry: TelemetryConfig::default(),
+            relay: RelayConfig::default(),
         }
     }
 }

@@ -8,7 +8,9 @@
 //!   the union of those of every subscription to it, as on the broker.
 //! - A queue exists from its first subscription on. Messages for it while no consumer runs are
 //!   kept in its backlog (and `publish` does not wait for them); messages no queue is bound for
-//!   are kept in the [`InProcBus::unrouted`] list, like the broker's alternate exchange.
+//!   are kept in the [`InProcBus::unrouted`] list, like the broker's alternate exchange; the
+//!   list keeps the latest [`UNROUTED_KEPT`] so that a process without consumers for some
+//!   events (a service not built yet) does not grow without bound.
 //! - Up to `prefetch` deliveries of a subscription run at once. A retry waits inline for its
 //!   back-off (holding its prefetch slot); after `max_attempts`, or at once on a reject, the
 //!   message is parked in memory, where [`Bus::dead_letters`] and
@@ -42,6 +44,9 @@ use uuid::Uuid;
 
 use crate::bus::{Bus, BusError, DeadLetter, Delivery, HandleError, Handler, Message, Subscription};
 
+/// How many unrouted messages the bus keeps (the oldest are dropped first).
+pub const UNROUTED_KEPT: usize = 10_000;
+
 /// The in-process bus. Clones share the same queues.
 #[derive(Clone, Default)]
 pub struct InProcBus {
@@ -56,7 +61,7 @@ struct Shared {
 #[derive(Default)]
 struct State {
     queues: BTreeMap<String, Queue>,
-    unrouted: Vec<Message>,
+    unrouted: VecDeque<Message>,
 }
 
 struct Queue {
@@ -83,7 +88,7 @@ impl InProcBus {
 
     /// Messages published while no queue was bound for them, oldest first.
     pub fn unrouted(&self) -> Vec<Message> {
-        self.shared.lock().unrouted.clone()
+        self.shared.lock().unrouted.iter().cloned().collect()
     }
 
     /// How many messages wait in `queue` (none running, none parked); 0 for an unknown queue.
@@ -130,7 +135,10 @@ impl Shared {
             }
             if !routed {
                 debug!(message_id = %message.id, routing_key = %message.routing_key, "no queue bound; kept as unrouted");
-                unrouted.push(message.clone());
+                if unrouted.len() == UNROUTED_KEPT {
+                    unrouted.pop_front();
+                }
+                unrouted.push_back(message.clone());
             }
         }
         waits

@@ -11,7 +11,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::InProcBus;
+use super::{InProcBus, UNROUTED_KEPT};
 use crate::bus::{Bus, BusError, Delivery, HandleError, Handler, Message, Subscription};
 
 /// What a test handler does with a delivery.
@@ -375,4 +375,15 @@ fn the_last_delay_repeats() {
     let after: Vec<Duration> = (1..=4).map(|attempt| super::delay_after(&delays, attempt)).collect();
     assert_eq!(after, [Duration::from_secs(1), Duration::from_secs(5), Duration::from_secs(5), Duration::from_secs(5)]);
     assert_eq!(super::delay_after(&[], 3), Duration::ZERO);
+}
+
+#[tokio::test]
+async fn unrouted_messages_are_bounded() {
+    let bus = InProcBus::new();
+    let messages: Vec<Message> = (0..UNROUTED_KEPT + 5).map(|_| event("report.received")).collect();
+    bus.publish(&messages).await.unwrap();
+    let kept = bus.unrouted();
+    assert_eq!(kept.len(), UNROUTED_KEPT);
+    assert_eq!(kept[0].id, messages[5].id, "the oldest are dropped first");
+    assert_eq!(kept.last().unwrap().id, messages.last().unwrap().id);
 }

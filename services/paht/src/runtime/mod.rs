@@ -1,0 +1,339 @@
+//! Hosting services in a process.
+//!
+//! [`start`] connects what the configuration names — SQLite files or Postgres schemas,
+//! the in-process bus or RabbitMQ, the memory cache or Redis — mounts each requested
+//! service on one gRPC server (with health and reflection) and runs its outbox relay, and
+//! serves `/healthz`, `/readyz` and `/metrics` over HTTP.
+//!
+//! Shutdown keeps accepted work: [`Running::wait`] first stops the gRPC server (no new
+//! calls; calls in flight finish and commit), then stops the relays (the batch in flight is
+//! confirmed and marked), then closes the databases. Events committed but not yet published
+//! stay in the outbox and go out at the next start.
+
+pub mod demo_data;
+mod http;
+mod intake;
+pub mod secrets;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use paht_domain::calendar::{Decisions, WorkingCalendar};
+use paht_platform::auth::{AuthConfig, Authenticator};
+use paht_platform::bus::Bus;
+use paht_platform::bus::inproc::InProcBus;
+use paht_platform::bus::rabbitmq::RabbitBus;
+use paht_platform::cache::{self, Cache};
+use paht_platform::config::{BusBackend, Config, ConfigSource};
+use paht_platform::db::{Db, RelayConfig, RelayStats};
+use paht_platform::server::GrpcServer;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::settings;
+
+/// A service the runtime can host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ServiceName {
+    /// Receives and checks reports (`paht.v1.IntakeService`).
+    Intake,
+}
+
+impl ServiceName {
+    /// Every service built so far, in start order.
+    pub const ALL: [ServiceName; 1] = [ServiceName::Intake];
+
+    /// The name used on the command line, as database schema and as bus queue.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceName::Intake => "intake",
+        }
+    }
+}
+
+impl std::fmt::Display for ServiceName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ServiceName {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        ServiceName::ALL.into_iter().find(|s| s.as_str() == text.trim()).ok_or_else(|| {
+            let names: Vec<&str> = ServiceName::ALL.iter().map(|s| s.as_str()).collect();
+            format!("unknown service {text:?}; one of {}", names.join(", "))
+        })
+    }
+}
+
+/// What every hosted service shares in one process.
+pub(crate) struct Shared {
+    pub source: ConfigSource,
+    pub config: Config,
+    pub bus: Arc<dyn Bus>,
+    pub cache: Arc<dyn Cache>,
+    pub calendar: Arc<WorkingCalendar>,
+    pub authenticator: Arc<Authenticator>,
+    pub relay: RelayConfig,
+}
+
+/// One hosted service's running parts, for metrics and shutdown.
+pub(crate) struct Hosted {
+    pub name: ServiceName,
+    pub db: Db,
+    pub relay_stats: Arc<RelayStats>,
+}
+
+/// A started process: its addresses, its bus, and the handles to stop it.
+pub struct Running {
+    grpc_addr: SocketAddr,
+    http_addr: SocketAddr,
+    data_dir: PathBuf,
+    embedded: bool,
+    auth: AuthConfig,
+    instance: String,
+    bus: Arc<dyn Bus>,
+    rabbit: Option<Arc<RabbitBus>>,
+    stop: CancellationToken,
+    background: CancellationToken,
+    server: JoinHandle<anyhow::Result<()>>,
+    http: JoinHandle<anyhow::Result<()>>,
+    tasks: Vec<JoinHandle<()>>,
+    hosted: Arc<Vec<Hosted>>,
+}
+
+impl Running {
+    /// Where gRPC is served.
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc_addr
+    }
+
+    /// Where `/healthz`, `/readyz` and `/metrics` are served.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    /// The data directory (SQLite files, blobs and local keys in embedded mode).
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
+    }
+
+    /// Whether the databases are embedded mode's SQLite files.
+    pub fn is_embedded(&self) -> bool {
+        self.embedded
+    }
+
+    /// The IOC instance served.
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    /// The token keys the server accepts (to mint demo and test tokens).
+    pub fn auth(&self) -> &AuthConfig {
+        &self.auth
+    }
+
+    /// The bus the services publish to (consumers in the same process subscribe here).
+    pub fn bus(&self) -> Arc<dyn Bus> {
+        self.bus.clone()
+    }
+
+    /// Cancelling this token stops the process as a signal would.
+    pub fn stop_token(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+
+    /// Stops the process now and waits until it has stopped.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        self.stop.cancel();
+        self.wait().await
+    }
+
+    /// Waits until the stop token is cancelled (a signal, or [`Running::shutdown`]), then
+    /// shuts down in order: gRPC and HTTP servers, relays, bus, databases.
+    pub async fn wait(self) -> anyhow::Result<()> {
+        let served = self.server.await.context("gRPC server task")?;
+        self.stop.cancel();
+        let http = self.http.await.context("HTTP server task")?;
+        tracing::info!("servers stopped; finishing background work");
+        self.background.cancel();
+        for task in self.tasks {
+            if tokio::time::timeout(Duration::from_secs(30), task).await.is_err() {
+                tracing::warn!("a background task did not stop within 30 s");
+            }
+        }
+        if let Some(rabbit) = &self.rabbit {
+            rabbit.close().await;
+        }
+        if let Ok(hosted) = Arc::try_unwrap(self.hosted) {
+            for service in hosted {
+                if let Err(e) = service.db.close().await {
+                    tracing::warn!(service = %service.name, error = %e, "closing the database");
+                }
+            }
+        }
+        tracing::info!("stopped");
+        served.and(http)
+    }
+}
+
+/// The working calendar of the configuration, with the decisions file of
+/// `PAHT_CALENDAR_DECISIONS` laid over the shipped decisions.
+pub fn calendar(config: &Config) -> anyhow::Result<WorkingCalendar> {
+    let mut decisions = Decisions::shipped();
+    if let Some(path) = std::env::var_os("PAHT_CALENDAR_DECISIONS") {
+        let path = PathBuf::from(path);
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        decisions = decisions.overlay(Decisions::parse(&text).with_context(|| format!("in {}", path.display()))?);
+    }
+    Ok(config.calendar.build(&decisions)?)
+}
+
+/// Connects the bus the configuration names.
+async fn connect_bus(config: &Config) -> anyhow::Result<(Arc<dyn Bus>, Option<Arc<RabbitBus>>)> {
+    match config.bus.backend {
+        BusBackend::Inproc => Ok((Arc::new(InProcBus::new()), None)),
+        BusBackend::Rabbitmq => {
+            let rabbit =
+                Arc::new(RabbitBus::connect(config.bus.rabbitmq.clone()).await.context("connecting RabbitMQ")?);
+            Ok((rabbit.clone(), Some(rabbit)))
+        }
+    }
+}
+
+/// Starts `services` (at least one) as one process; returns once they serve.
+/// `stop` ends it: pass [`paht_platform::server::shutdown_on_signals`] in a binary.
+pub async fn start(
+    source: ConfigSource,
+    config: Config,
+    services: &[ServiceName],
+    stop: CancellationToken,
+) -> anyhow::Result<Running> {
+    if services.is_empty() {
+        bail!("no service to run");
+    }
+    let embedded = settings::is_embedded(&config);
+    if !embedded && config.auth.keys.is_empty() {
+        bail!("suite mode (database.url set) needs [auth] keys shared by every service; see deploy/config");
+    }
+    if embedded {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+    }
+    let auth = settings::auth(&config)?;
+    let authenticator = Arc::new(Authenticator::new(&auth)?);
+    let (bus, rabbit) = connect_bus(&config).await?;
+    let cache = cache::connect(&config.cache).await.context("connecting the cache")?;
+    let mut relay = config.relay.clone();
+    if config.bus.backend == BusBackend::Inproc {
+        // The in-process bus confirms once consumers have handled a message, retries
+        // included (1 s + 5 s + 30 s by default): give it that long before retrying.
+        relay.publish_timeout_secs = relay.publish_timeout_secs.max(120);
+    }
+    let shared = Shared {
+        calendar: Arc::new(calendar(&config)?),
+        source,
+        config,
+        bus: bus.clone(),
+        cache,
+        authenticator,
+        relay,
+    };
+
+    let background = CancellationToken::new();
+    let mut server = GrpcServer::bind(shared.config.grpc_addr, paht_proto::FILE_DESCRIPTOR_SET).await?;
+    let grpc_addr = server.local_addr();
+    let health = server.health();
+    let mut hosted = Vec::new();
+    let mut tasks = Vec::new();
+    for name in dedup(services) {
+        match name {
+            ServiceName::Intake => {
+                let started = intake::host(&shared, &background).await?;
+                server = server.add_service(started.service);
+                health.set_serving::<intake::Served>().await;
+                tasks.push(started.relay);
+                hosted.push(started.hosted);
+            }
+        }
+    }
+    health.set_service_status("", tonic_health::ServingStatus::Serving).await;
+
+    let ready = Arc::new(AtomicBool::new(false));
+    let hosted = Arc::new(hosted);
+    let listener = tokio::net::TcpListener::bind(shared.config.http_addr)
+        .await
+        .with_context(|| format!("binding HTTP on {}", shared.config.http_addr))?;
+    let http_addr = listener.local_addr()?;
+    let router = http::router(http::State { ready: ready.clone(), hosted: hosted.clone() });
+    let http_stop = stop.clone();
+    let http = tokio::spawn(async move {
+        axum::serve(listener, router).with_graceful_shutdown(http_stop.cancelled_owned()).await.context("HTTP server")
+    });
+    let not_ready = ready.clone();
+    let stopping = stop.clone();
+    tokio::spawn(async move {
+        stopping.cancelled().await;
+        not_ready.store(false, Ordering::Relaxed);
+    });
+    let grpc_stop = stop.clone();
+    let server = tokio::spawn(async move { server.serve(grpc_stop).await.context("gRPC server") });
+    ready.store(true, Ordering::Relaxed);
+    let names: Vec<&str> = services.iter().map(|s| s.as_str()).collect();
+    tracing::info!(%grpc_addr, %http_addr, services = ?names, embedded, "serving");
+    Ok(Running {
+        grpc_addr,
+        http_addr,
+        data_dir: shared.config.data_dir.clone(),
+        embedded,
+        instance: shared.config.instance_id.clone(),
+        auth,
+        bus,
+        rabbit,
+        stop,
+        background,
+        server,
+        http,
+        tasks,
+        hosted,
+    })
+}
+
+/// Runs the migrations of `services` and returns; start-up runs them too.
+pub async fn migrate(config: &Config, services: &[ServiceName]) -> anyhow::Result<()> {
+    if settings::is_embedded(config) {
+        std::fs::create_dir_all(&config.data_dir)?;
+    }
+    for name in dedup(services) {
+        let db = connect_db(config, name).await?;
+        match name {
+            ServiceName::Intake => db.migrate::<paht_intake::IntakeMigrator>().await?,
+        }
+        db.close().await?;
+        tracing::info!(service = %name, "migrated");
+    }
+    Ok(())
+}
+
+/// The database of one service: its SQLite file, or its schema of the suite's Postgres.
+pub(crate) async fn connect_db(config: &Config, name: ServiceName) -> anyhow::Result<Db> {
+    let (url, schema) = config.database.for_service(&config.data_dir, name.as_str());
+    Db::connect(&url, &schema, &config.database.pool).await.with_context(|| format!("connecting the {name} database"))
+}
+
+fn dedup(services: &[ServiceName]) -> Vec<ServiceName> {
+    let mut out = Vec::new();
+    for s in ServiceName::ALL {
+        if services.contains(&s) {
+            out.push(s);
+        }
+    }
+    out
+}

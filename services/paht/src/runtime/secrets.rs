@@ -1,0 +1,57 @@
+//! Secrets embedded mode keeps in its data directory when the configuration has none:
+//! created once (readable by the owner only) and reused by every later process, so that
+//! sealed identities stay readable and `paht token` mints tokens the server accepts.
+//! Suite mode never generates secrets: replicas must share the configured ones.
+
+use std::path::Path;
+
+use anyhow::Context;
+
+/// The secret stored in `{data_dir}/{name}`, created with `generate` on first use.
+pub fn local_secret(data_dir: &Path, name: &str, generate: impl FnOnce() -> String) -> anyhow::Result<String> {
+    let path = data_dir.join(name);
+    match std::fs::read_to_string(&path) {
+        Ok(secret) => Ok(secret.trim().to_string()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+            let secret = generate();
+            write_private(&path, &secret)?;
+            Ok(secret)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+fn write_private(path: &Path, secret: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(secret.as_bytes())?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn created_once_then_reused() {
+        let dir = std::env::temp_dir().join(format!("paht-secret-{}", uuid::Uuid::new_v4().simple()));
+        let first = local_secret(&dir, "k", || "one".into()).unwrap();
+        let second = local_secret(&dir, "k", || "two".into()).unwrap();
+        assert_eq!((first.as_str(), second.as_str()), ("one", "one"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.join("k")).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "readable by the owner only");
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
