@@ -14,14 +14,31 @@ use common::*;
 use paht_domain::actor::Role;
 use paht_platform::bus::{Bus, Delivery, HandleError, Handler, Subscription};
 use paht_platform::db::{Db, DbConfig, PlatformMigrator, inbox};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use tokio_util::sync::CancellationToken;
 
-/// A consumer whose effect (recording the report) happens once per event id, through the
-/// platform's inbox in Postgres, as every service's consumers do.
+/// A consumer whose effect (a row naming the report) is written in the same transaction as
+/// its inbox entry, as every service's consumers do: once per event id, whatever the
+/// redeliveries, even when a commit's outcome is lost with the database.
 struct InboxConsumer {
     db: Db,
     deliveries: Mutex<u64>,
-    effects: Mutex<Vec<String>>,
+}
+
+impl InboxConsumer {
+    /// Every effect's report id, in order (duplicates would show here).
+    async fn effects(&self) -> Vec<String> {
+        let rows = self
+            .db
+            .conn()
+            .query_all_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT report_id FROM e2e_consumer.effects ORDER BY id".to_owned(),
+            ))
+            .await
+            .unwrap_or_default();
+        rows.iter().map(|r| r.try_get::<String>("", "report_id").unwrap()).collect()
+    }
 }
 
 #[async_trait]
@@ -32,8 +49,13 @@ impl Handler for InboxConsumer {
         let retry = |e: &dyn std::fmt::Display| HandleError::Retry(e.to_string());
         let txn = self.db.begin_write().await.map_err(|e| retry(&e))?;
         if inbox::first_delivery(&txn, "e2e-loss", seen.event_id).await.map_err(|e| retry(&e))? {
+            let effect = Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "INSERT INTO e2e_consumer.effects (event_id, report_id) VALUES ($1, $2)",
+                [seen.event_id.into(), seen.report_id.into()],
+            );
+            txn.execute_raw(effect).await.map_err(|e| retry(&e))?;
             txn.commit().await.map_err(|e| retry(&e))?;
-            self.effects.lock().unwrap().push(seen.report_id);
         } else {
             txn.rollback().await.map_err(|e| retry(&e))?;
         }
@@ -66,8 +88,14 @@ async fn outages_lose_nothing_and_double_nothing() {
     let stop = CancellationToken::new();
     let consumer_db = Db::connect(&suite.db.url, "e2e_consumer", &DbConfig::default()).await.unwrap();
     consumer_db.migrate::<PlatformMigrator>().await.unwrap();
-    let consumer =
-        Arc::new(InboxConsumer { db: consumer_db, deliveries: Mutex::new(0), effects: Mutex::new(Vec::new()) });
+    consumer_db
+        .conn()
+        .execute_unprepared(
+            "CREATE TABLE e2e_consumer.effects (id BIGSERIAL PRIMARY KEY, event_id UUID NOT NULL, report_id TEXT NOT NULL)",
+        )
+        .await
+        .unwrap();
+    let consumer = Arc::new(InboxConsumer { db: consumer_db, deliveries: Mutex::new(0) });
     let bus = suite.bus().await;
     let mut subscription = Subscription::new("e2e-loss", &["report.received"]);
     subscription.retry_delays = vec![Duration::from_millis(500), Duration::from_secs(2)];
@@ -130,13 +158,13 @@ async fn outages_lose_nothing_and_double_nothing() {
     let accepted: BTreeSet<String> = accepted.lock().unwrap().iter().cloned().collect();
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let effects: BTreeSet<String> = consumer.effects.lock().unwrap().iter().cloned().collect();
+        let effects: BTreeSet<String> = consumer.effects().await.into_iter().collect();
         if accepted.is_subset(&effects) || Instant::now() > deadline {
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let effects = consumer.effects.lock().unwrap().clone();
+    let effects = consumer.effects().await;
     let distinct: BTreeSet<String> = effects.iter().cloned().collect();
     let missing: Vec<&String> = accepted.difference(&distinct).collect();
     assert!(missing.is_empty(), "{} accepted reports never arrived, e.g. {:?}", missing.len(), missing.first());

@@ -85,6 +85,20 @@ mod tests {
         assert!(cfg.blobs.is_none() && cfg.vault.is_none());
     }
 
+    /// The documented sample must stay a valid `[intake]` section with the defaults' limits.
+    #[test]
+    fn the_sample_section_parses() {
+        #[derive(Deserialize)]
+        struct File {
+            intake: IntakeConfig,
+        }
+        let text = include_str!("../../../deploy/config/intake.sample.toml");
+        let file: File = toml::from_str(text).unwrap();
+        assert_eq!(file.intake.limits, RateLimits::default());
+        let blobs = file.intake.blobs.expect("the sample shows the blob store");
+        assert_eq!((blobs.max_image_bytes, blobs.max_video_bytes), (10 * 1024 * 1024, 200 * 1024 * 1024));
+    }
+
     #[test]
     fn unknown_keys_are_refused() {
         let err = toml::from_str::<IntakeConfig>("phone_peper = \"x\"").unwrap_err();

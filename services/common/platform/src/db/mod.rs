@@ -22,6 +22,20 @@ mod stats;
 #[cfg(test)]
 mod tests;
 
+#[cfg(test)]
+mod transient_tests {
+    use super::*;
+
+    #[test]
+    fn connection_loss_is_transient_and_constraints_are_not() {
+        assert!(is_transient(&DbErr::Conn(sea_orm::RuntimeErr::Internal("gone".into()))));
+        let io = sea_orm::sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+        assert!(is_transient(&DbErr::Query(sea_orm::RuntimeErr::SqlxError(std::sync::Arc::new(io)))));
+        assert!(!is_transient(&DbErr::RecordNotFound("x".into())));
+        assert!(!DbError::InvalidSchema("X".into()).is_transient());
+    }
+}
+
 pub use connect::{Db, DbConfig};
 pub use migration::{PlatformMigrator, platform_migrations};
 pub use relay::{OutboxRelay, RelayConfig, RelayNotifier};
@@ -73,4 +87,39 @@ pub enum DbError {
     /// A query failed (connection lost, constraint violated, …).
     #[error("database query failed: {0}")]
     Query(#[from] DbErr),
+}
+
+impl DbError {
+    /// Whether retrying later may succeed: the database is unreachable, restarting, or busy,
+    /// or the transaction lost a serialization race. Callers answer UNAVAILABLE then, so that
+    /// a client retries (with its idempotency key), instead of INTERNAL.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            DbError::Connect { .. } => true,
+            DbError::Query(err) | DbError::Migration(err) => is_transient(err),
+            _ => false,
+        }
+    }
+}
+
+/// Whether a driver error is one that retrying later may cure (see [`DbError::is_transient`]).
+pub fn is_transient(err: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    use sea_orm::sqlx::Error as Sqlx;
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => match e.as_ref() {
+            Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed | Sqlx::Tls(_) => true,
+            Sqlx::Database(db) => db.code().is_some_and(|code| {
+                // Postgres SQLSTATEs (always five characters): connection exceptions (08…),
+                // shutdown and start-up (57P01–57P03), serialization failure and deadlock.
+                // SQLite's numeric (extended) codes: busy and locked (primary code 5, 6).
+                code.starts_with("08")
+                    || matches!(&*code, "57P01" | "57P02" | "57P03" | "40001" | "40P01")
+                    || (code.len() < 5 && code.parse::<u32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6)))
+            }),
+            _ => false,
+        },
+        _ => false,
+    }
 }
