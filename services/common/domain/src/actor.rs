@@ -41,6 +41,17 @@ impl Role {
         Role::System,
     ];
 
+    /// Every role but the reporter: the people and systems that work on reports.
+    pub const STAFF: [Role; 7] = [
+        Role::IocOperator,
+        Role::Officer,
+        Role::Leader,
+        Role::ProvincialOffice,
+        Role::SystemOperator,
+        Role::Inspector,
+        Role::System,
+    ];
+
     /// The role's name in tokens and configuration.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -77,5 +88,16 @@ impl Actor {
     /// Builds an actor.
     pub fn new(subject: impl Into<String>, role: Role, unit: UnitId) -> Self {
         Actor { subject: subject.into(), role, unit }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Role;
+
+    #[test]
+    fn staff_is_every_role_but_the_reporter() {
+        let staff: Vec<Role> = Role::ALL.into_iter().filter(|r| *r != Role::Reporter).collect();
+        assert_eq!(staff, Role::STAFF);
     }
 }

@@ -7,6 +7,7 @@
 pub mod actor;
 pub mod calendar;
 pub mod deadline;
+pub mod duplicates;
 pub mod ids;
 pub mod lifecycle;
 pub mod tracking;

@@ -34,15 +34,7 @@ pub use mapping::{channel_from_name, channel_name};
 /// (system), citizens with an account (reporter), and IOC operators typing in hotline calls.
 const SUBMITTERS: &[Role] = &[Role::System, Role::Reporter, Role::IocOperator];
 /// Staff who read reports (never the reporter's identity).
-const STAFF_READERS: &[Role] = &[
-    Role::IocOperator,
-    Role::Officer,
-    Role::Leader,
-    Role::ProvincialOffice,
-    Role::SystemOperator,
-    Role::Inspector,
-    Role::System,
-];
+const STAFF_READERS: &[Role] = &Role::STAFF;
 /// Who lists an IOC's check queue.
 const QUEUE_READERS: &[Role] = &[Role::IocOperator, Role::ProvincialOffice, Role::System];
 /// Who checks a report: accepts or refuses it (R7.3a).

@@ -15,7 +15,7 @@ mod phone;
 mod rules;
 mod text;
 mod time;
-mod vietnamese;
+pub(crate) mod vietnamese;
 mod violation;
 
 #[cfg(test)]
