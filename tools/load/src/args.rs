@@ -1,0 +1,255 @@
+//! Command-line arguments: the submit run (the default) and the database baseline.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Load generator for the PAHT intake service.
+///
+/// Without a subcommand it submits reports (`paht-load --rate 500 --duration 60s`); `baseline`
+/// measures the database alone at the same concurrency, so a run can be read as a ratio.
+#[derive(Debug, Parser)]
+#[command(name = "paht-load", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// `baseline`; none submits reports.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Options of the submit run.
+    #[command(flatten)]
+    pub submit: SubmitArgs,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Submit reports to IntakeService.SubmitReport (the default).
+    Submit(SubmitArgs),
+    /// The raw database baseline: single-row INSERT transactions at the same concurrency,
+    /// through pgbench (Postgres) or the sqlite3 shell (SQLite).
+    Baseline(BaselineArgs),
+    /// A Markdown table of `--json` summaries: each submit run beside the baseline of the same
+    /// label and rate.
+    Table(TableArgs),
+}
+
+/// How fast to send.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Rate {
+    /// Closed loop: every client sends its next request when the previous one answered.
+    Max,
+    /// Open loop: requests are due on a fixed schedule, this many per second.
+    PerSecond(f64),
+}
+
+impl FromStr for Rate {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("max") {
+            return Ok(Rate::Max);
+        }
+        let digits = s.strip_suffix("/s").unwrap_or(s).replace('_', "");
+        match digits.parse::<f64>() {
+            Ok(n) if n.is_finite() && n > 0.0 => Ok(Rate::PerSecond(n)),
+            _ => Err(format!("`{s}` is not a rate: give reports per second (e.g. 500) or `max`")),
+        }
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rate::Max => f.write_str("max"),
+            Rate::PerSecond(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+/// Parses `60s`, `1.5s`, `500ms`, `2m`, `1h` or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let value: f64 = number.parse().map_err(|_| format!("`{s}` is not a duration: write e.g. 60s, 500ms or 2m"))?;
+    let seconds = match unit.trim() {
+        "" | "s" => value,
+        "ms" => value / 1000.0,
+        "m" | "min" => value * 60.0,
+        "h" => value * 3600.0,
+        other => return Err(format!("unknown unit `{other}` in `{s}`: use ms, s, m or h")),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|_| format!("`{s}` is out of range"))
+}
+
+/// Options of the submit run.
+#[derive(Clone, Debug, Args)]
+pub struct SubmitArgs {
+    /// The gRPC endpoint of the server.
+    #[arg(long, default_value = "http://127.0.0.1:50051")]
+    pub endpoint: String,
+    /// Bearer token (`paht token --subject load --role system --unit IOC-86`).
+    #[arg(long, env = "PAHT_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Reports per second (open loop, latency from each request's due time), or `max` (closed loop).
+    #[arg(long, default_value = "max")]
+    pub rate: Rate,
+    /// Clients: the limit of requests in flight.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub concurrency: u32,
+    /// HTTP/2 connections the clients share (round robin).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1_000))]
+    pub connections: u32,
+    /// How long to measure, after the warm-up.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// How long to send before measuring; those requests are not counted.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub warmup: Duration,
+    /// Deadline of one request; a request still open then counts as DEADLINE_EXCEEDED.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// The server's Prometheus text endpoint, read at the end for the outbox relay lag
+    /// (e.g. http://127.0.0.1:8080/metrics); optional, and a failure only warns.
+    #[arg(long)]
+    pub metrics_url: Option<String>,
+    /// The server's process id: its CPU time over the measured window is reported per report.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    /// Command names of other processes whose CPU over the measured window is reported too,
+    /// comma-separated (e.g. `postgres,beam.smp,redis-server`: the database, broker and cache).
+    #[arg(long, value_delimiter = ',')]
+    pub cpu_of: Vec<String>,
+    /// A name for this run, repeated in the output (`scripts/load` uses the mode).
+    #[arg(long)]
+    pub label: Option<String>,
+    /// Print one JSON object instead of the text report.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of the table.
+#[derive(Clone, Debug, Args)]
+pub struct TableArgs {
+    /// JSON summaries written by `--json` runs and baselines.
+    #[arg(required = true)]
+    pub files: Vec<std::path::PathBuf>,
+}
+
+/// Options of the baseline.
+#[derive(Clone, Debug, Args)]
+pub struct BaselineArgs {
+    /// `postgres://user@host:port/db` (runs pgbench) or `sqlite:PATH` (runs the sqlite3 shell).
+    /// Use a database of its own: the baseline creates the table `load_baseline` in it.
+    #[arg(long, env = "PAHT_LOAD_BASELINE_URL")]
+    pub database_url: String,
+    /// Transactions per second (pgbench -R), or `max`.
+    #[arg(long, default_value = "max")]
+    pub rate: Rate,
+    /// Clients (pgbench -c); SQLite has one writer, so it always runs one.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub concurrency: u32,
+    /// How long to measure, after the warm-up.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// How long to run before measuring.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub warmup: Duration,
+    /// Bytes of text in each inserted row (a submitted report is about 1–2 KB over three rows).
+    #[arg(long, default_value_t = 512)]
+    pub row_bytes: u32,
+    /// The pgbench program.
+    #[arg(long, default_value = "pgbench")]
+    pub pgbench: String,
+    /// The psql program (creates the table and reads fsync/synchronous_commit).
+    #[arg(long, default_value = "psql")]
+    pub psql: String,
+    /// The sqlite3 program.
+    #[arg(long, default_value = "sqlite3")]
+    pub sqlite3: String,
+    /// A name for this run, repeated in the output.
+    #[arg(long)]
+    pub label: Option<String>,
+    /// Print one JSON object instead of the text report.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_parse() {
+        assert_eq!("max".parse::<Rate>(), Ok(Rate::Max));
+        assert_eq!("MAX".parse::<Rate>(), Ok(Rate::Max));
+        assert_eq!("500".parse::<Rate>(), Ok(Rate::PerSecond(500.0)));
+        assert_eq!("1_000".parse::<Rate>(), Ok(Rate::PerSecond(1000.0)));
+        assert_eq!("2.5/s".parse::<Rate>(), Ok(Rate::PerSecond(2.5)));
+        for bad in ["0", "-5", "fast", "", "inf", "NaN"] {
+            assert!(bad.parse::<Rate>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("60s"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert!(parse_duration("5 fortnights").is_err());
+        assert!(parse_duration("s").is_err());
+    }
+
+    #[test]
+    fn submit_is_the_default_command() {
+        let cli = Cli::try_parse_from([
+            "paht-load",
+            "--rate",
+            "200",
+            "--concurrency",
+            "8",
+            "--duration",
+            "10s",
+            "--token",
+            "t",
+        ])
+        .unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.submit.rate, Rate::PerSecond(200.0));
+        assert_eq!(cli.submit.concurrency, 8);
+        assert_eq!(cli.submit.duration, Duration::from_secs(10));
+        assert_eq!(cli.submit.warmup, Duration::from_secs(5));
+        assert_eq!(cli.submit.endpoint, "http://127.0.0.1:50051");
+    }
+
+    #[test]
+    fn baseline_is_a_subcommand() {
+        let cli = Cli::try_parse_from([
+            "paht-load",
+            "baseline",
+            "--database-url",
+            "postgres://postgres@127.0.0.1/x",
+            "--concurrency",
+            "16",
+            "--rate",
+            "max",
+        ])
+        .unwrap();
+        let Some(Command::Baseline(b)) = cli.command else { panic!("baseline expected") };
+        assert_eq!(b.concurrency, 16);
+        assert_eq!(b.rate, Rate::Max);
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_reason() {
+        let err = Cli::try_parse_from(["paht-load", "--rate", "lots"]).unwrap_err().to_string();
+        assert!(err.contains("reports per second"), "{err}");
+        assert!(Cli::try_parse_from(["paht-load", "--concurrency", "0"]).is_err());
+        assert!(Cli::try_parse_from(["paht-load", "--duration", "5 fortnights"]).is_err());
+    }
+}

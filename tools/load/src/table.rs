@@ -1,0 +1,174 @@
+//! The Markdown table of several runs: each submit run with its database baseline (same
+//! label, same rate) and the ratio between them — throughput for `max`, p99 for a fixed rate.
+
+use std::fmt::Write as _;
+
+use anyhow::Context;
+
+use crate::args::TableArgs;
+use crate::summary::{Summary, ms};
+
+/// Reads the JSON summaries and prints the table.
+pub fn run(args: &TableArgs) -> anyhow::Result<()> {
+    let mut summaries = Vec::new();
+    for file in &args.files {
+        let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        let summary: Summary = serde_json::from_str(text.trim())
+            .with_context(|| format!("{} is not a paht-load --json summary", file.display()))?;
+        summaries.push(summary);
+    }
+    print!("{}", render(&summaries));
+    Ok(())
+}
+
+fn rate_key(rate: Option<f64>) -> f64 {
+    rate.unwrap_or(f64::INFINITY)
+}
+
+fn rate_text(rate: Option<f64>) -> String {
+    rate.map_or_else(|| "max".to_owned(), |r| format!("{r}/s"))
+}
+
+fn thousands(v: f64) -> String {
+    let digits = format!("{:.0}", v.max(0.0));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn failures(s: &Summary) -> String {
+    let total: u64 = s.errors.values().sum::<u64>() + s.missed;
+    if total == 0 {
+        return "0".to_owned();
+    }
+    let mut parts: Vec<String> = s.errors.iter().map(|(code, n)| format!("{code} {n}")).collect();
+    if s.missed > 0 {
+        parts.push(format!("not sent {}", s.missed));
+    }
+    format!("{total} ({})", parts.join(", "))
+}
+
+/// The table, one row per submit run, ordered by label then rate (`max` last).
+pub fn render(summaries: &[Summary]) -> String {
+    let mut runs: Vec<&Summary> = summaries.iter().filter(|s| s.target == "submit").collect();
+    runs.sort_by(|a, b| a.label.cmp(&b.label).then(rate_key(a.rate).total_cmp(&rate_key(b.rate))));
+    let baseline_of = |run: &Summary| {
+        summaries.iter().find(|b| b.target.starts_with("baseline") && b.label == run.label && b.rate == run.rate)
+    };
+    let mut out = String::from(
+        "| mode | rate | clients | accepted/s (slowest second) | failed | p50 ms | p95 ms | p99 ms | p99.9 ms | max ms \
+         | server CPU ms/report | DB+broker+cache CPU ms/report | load CPU ms/report | outbox lag p99 ms | DB baseline \
+         | vs baseline |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    let dash = || "—".to_owned();
+    for run in runs {
+        let latency = run.latency_ms.as_ref();
+        let cell = |f: fn(&crate::summary::Percentiles) -> f64| latency.map_or_else(dash, |p| ms(f(p)));
+        let cpu = |c: &Option<crate::summary::CpuUse>| {
+            c.as_ref().and_then(|c| c.ms_per_report).map_or_else(dash, |m| format!("{m:.2}"))
+        };
+        let lag = run.outbox_lag_secs.as_ref().and_then(|l| l.get("0.99")).map_or_else(dash, |s| ms(s * 1000.0));
+        let slowest = run.per_second.as_ref().map(|p| format!(" ({})", thousands(p.min as f64))).unwrap_or_default();
+        let (baseline, ratio) = match baseline_of(run) {
+            None => (dash(), dash()),
+            Some(b) => {
+                let b_p99 = b.latency_ms.as_ref().map(|p| p.p99);
+                let text = match b_p99 {
+                    Some(p99) => format!("{} tx/s, p99 {} ms", thousands(b.throughput), ms(p99)),
+                    None => format!("{} tx/s", thousands(b.throughput)),
+                };
+                let ratio = match (run.rate, latency.map(|p| p.p99), b_p99) {
+                    (None, _, _) if b.throughput > 0.0 => {
+                        format!("{:.1} % of throughput", 100.0 * run.throughput / b.throughput)
+                    }
+                    (Some(_), Some(mine), Some(theirs)) if theirs > 0.0 => format!("p99 {:.1}×", mine / theirs),
+                    _ => dash(),
+                };
+                (text, ratio)
+            }
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {}{slowest} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {lag} | {baseline} | {ratio} |",
+            run.label.as_deref().unwrap_or(""),
+            rate_text(run.rate),
+            run.concurrency,
+            thousands(run.throughput),
+            failures(run),
+            cell(|p| p.p50),
+            cell(|p| p.p95),
+            cell(|p| p.p99),
+            cell(|p| p.p999),
+            cell(|p| p.max),
+            cpu(&run.server_cpu),
+            cpu(&run.services_cpu),
+            cpu(&run.generator_cpu),
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::summary::{CpuUse, PerSecond, Percentiles};
+
+    fn latency(p99: f64) -> Option<Percentiles> {
+        Some(Percentiles { p50: 2.0, p95: 5.0, p99, p999: p99 * 2.0, max: 100.0, mean: 2.5 })
+    }
+
+    fn run(label: &str, target: &str, rate: Option<f64>, throughput: f64, p99: f64) -> Summary {
+        Summary {
+            label: Some(label.into()),
+            target: target.into(),
+            rate,
+            concurrency: 32,
+            throughput,
+            latency_ms: latency(p99),
+            ..Summary::default()
+        }
+    }
+
+    #[test]
+    fn runs_sit_beside_their_baselines() {
+        let mut max = run("suite", "submit", None, 1234.0, 40.0);
+        max.per_second = Some(PerSecond { min: 1100, median: 1230, max: 1300 });
+        max.server_cpu = Some(CpuUse { processes: "pid 1".into(), seconds: 30.0, ms_per_report: Some(0.81) });
+        max.outbox_lag_secs = Some(BTreeMap::from([("0.99".to_owned(), 0.15)]));
+        max.errors = BTreeMap::from([("UNAVAILABLE".to_owned(), 2)]);
+        let mut at_500 = run("suite", "submit", Some(500.0), 499.0, 12.0);
+        at_500.missed = 1;
+        let table = render(&[
+            max,
+            run("suite", "baseline-postgres", None, 9802.0, 12.2),
+            at_500,
+            run("suite", "baseline-postgres", Some(500.0), 496.0, 4.0),
+            run("embedded", "submit", Some(50.0), 50.0, 8.0),
+        ]);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 5, "{table}");
+        assert!(lines[2].starts_with("| embedded | 50/s | 32 | 50 | 0 |"), "{table}");
+        assert!(lines[2].ends_with("| — | — | — | — | — | — |"), "no baseline for it: {table}");
+        assert!(lines[3].starts_with("| suite | 500/s |"), "{table}");
+        assert!(lines[3].contains("| 1 (not sent 1) |"), "{table}");
+        assert!(lines[3].ends_with("| 496 tx/s, p99 4.00 ms | p99 3.0× |"), "{table}");
+        assert!(lines[4].starts_with("| suite | max | 32 | 1,234 (1,100) | 2 (UNAVAILABLE 2) | 2.00 | 5.00 | 40.0 |"));
+        assert!(lines[4].contains("| 0.81 | — | — | 150 |"), "{table}");
+        assert!(lines[4].ends_with("| 9,802 tx/s, p99 12.2 ms | 12.6 % of throughput |"), "{table}");
+    }
+
+    #[test]
+    fn thousands_are_grouped() {
+        assert_eq!(thousands(0.4), "0");
+        assert_eq!(thousands(999.0), "999");
+        assert_eq!(thousands(1000.0), "1,000");
+        assert_eq!(thousands(1_234_567.0), "1,234,567");
+    }
+}
