@@ -15,7 +15,7 @@ async fn submit(h: &Harness, key: &str) -> v1::SubmitReportResponse {
     h.svc.submit_report(h.system(valid_request(key))).await.unwrap().into_inner()
 }
 
-// R6.1c, R6.2, R7.2: a valid report is stored with a tracking code and its check deadline,
+// R4.6, R6.1c, R6.2, R7.2: a valid report is stored with a tracking code and its check deadline,
 // the reporter only sealed, and `report.received` in the outbox of the same transaction.
 async fn submit_stores_report_sealed_reporter_and_event(h: Harness) {
     let receipt = submit(&h, "k-1").await;
@@ -126,7 +126,7 @@ async fn public_view_has_no_personal_data(h: Harness) {
     assert!(!format!("{:?}", staff.get_ref()).contains(NAME));
 }
 
-// R6.2, R20.2: reading the reporter needs a purpose and a competent role, and writes
+// R6.2, R14.5, R20.2: reading the reporter needs a purpose and a competent role, and writes
 // exactly one audit row.
 async fn get_reporter_is_audited(h: Harness) {
     let receipt = submit(&h, "g").await;

@@ -252,6 +252,29 @@ fn note_error(result: &mut WorkerResult, code: &str, message: String) {
     }
 }
 
+impl WorkerResult {
+    /// Records one answer: tallied when inside the measured window, errors noted either way.
+    /// `latency` is what the run reports (from the due time, or from the send in a closed loop).
+    fn answer(
+        &mut self,
+        outcome: Result<(), (&str, String)>,
+        measured: bool,
+        latency: Duration,
+        service: Duration,
+        second: usize,
+    ) {
+        let code = outcome.as_ref().err().map(|(code, _)| *code);
+        if measured {
+            self.tally.record(latency, service, second, code);
+        } else if code.is_some() {
+            self.warmup_errors += 1;
+        }
+        if let Err((code, message)) = outcome {
+            note_error(self, code, message);
+        }
+    }
+}
+
 /// Takes the next due slot until the schedule ends; latency counts from the due time.
 async fn open_loop(mut client: Client, schedule: Schedule, window: &Window, next: &AtomicU64) -> WorkerResult {
     let mut result = WorkerResult { tally: Tally::default(), first_errors: Vec::new(), warmup_errors: 0 };
@@ -267,18 +290,7 @@ async fn open_loop(mut client: Client, schedule: Schedule, window: &Window, next
         let sent = Instant::now();
         let outcome = client.submit(report).await;
         let done = Instant::now();
-        match (outcome, schedule.is_measured(slot)) {
-            (Ok(()), true) => result.tally.record(done - due, done - sent, window.second_of(done), None),
-            (Err((code, message)), true) => {
-                result.tally.record(done - due, done - sent, window.second_of(done), Some(code));
-                note_error(&mut result, code, message);
-            }
-            (Err((code, message)), false) => {
-                result.warmup_errors += 1;
-                note_error(&mut result, code, message);
-            }
-            (Ok(()), false) => {}
-        }
+        result.answer(outcome, schedule.is_measured(slot), done - due, done - sent, window.second_of(done));
     }
     result
 }
@@ -295,19 +307,7 @@ async fn closed_loop(mut client: Client, window: &Window, next: &AtomicU64) -> W
         }
         let outcome = client.submit(report).await;
         let done = Instant::now();
-        let measured = sent >= window.measure_start;
-        match (outcome, measured) {
-            (Ok(()), true) => result.tally.record(done - sent, done - sent, window.second_of(done), None),
-            (Err((code, message)), true) => {
-                result.tally.record(done - sent, done - sent, window.second_of(done), Some(code));
-                note_error(&mut result, code, message);
-            }
-            (Err((code, message)), false) => {
-                result.warmup_errors += 1;
-                note_error(&mut result, code, message);
-            }
-            (Ok(()), false) => {}
-        }
+        result.answer(outcome, sent >= window.measure_start, done - sent, done - sent, window.second_of(done));
     }
     result
 }
