@@ -4,3 +4,4 @@
 //! R18.1).
 
 pub mod directory;
+pub mod rules;
