@@ -80,9 +80,9 @@ async fn submit_reaches_postgres_and_rabbitmq() {
     let report = client.get_report(authed(&operator, staff)).await.unwrap().into_inner();
     assert_no_personal_data("the staff view", &format!("{report:?}"));
 
-    let health = reqwest_get(&format!("{}/readyz", server.http)).await;
+    let health = http_get(&format!("{}/readyz", server.http)).await;
     assert!(health.starts_with("200"), "{health}");
-    let metrics = reqwest_get(&format!("{}/metrics", server.http)).await;
+    let metrics = http_get(&format!("{}/metrics", server.http)).await;
     assert!(metrics.contains("paht_outbox_published_total{service=\"intake\"} 4"), "{metrics}");
 
     let logs = server.stop();
@@ -244,7 +244,7 @@ async fn failing_event_is_parked_and_replayed() {
 }
 
 /// A plain HTTP GET over a TCP socket: the status line and body.
-async fn reqwest_get(url: &str) -> String {
+async fn http_get(url: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let rest = url.strip_prefix("http://").unwrap();
     let (host, path) = rest.split_once('/').map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));

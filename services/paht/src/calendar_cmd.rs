@@ -60,6 +60,12 @@ pub fn load(config_file: Option<&Path>, decisions_file: Option<&Path>) -> anyhow
             }
         }
     };
+    build(&config, decisions_file)
+}
+
+/// The calendar of `config` over the shipped decisions, overlaid with the administrator's
+/// decisions file when one is given (`--decisions`, `PAHT_CALENDAR_DECISIONS`).
+pub fn build(config: &CalendarConfig, decisions_file: Option<&Path>) -> anyhow::Result<WorkingCalendar> {
     let mut decisions = Decisions::shipped();
     if let Some(path) = decisions_file {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;

@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use paht_domain::calendar::{Decisions, WorkingCalendar};
+use paht_domain::calendar::WorkingCalendar;
 use paht_platform::auth::{AuthConfig, Authenticator};
 use paht_platform::bus::Bus;
 use paht_platform::bus::inproc::InProcBus;
@@ -187,13 +187,8 @@ impl Running {
 /// The working calendar of the configuration, with the decisions file of
 /// `PAHT_CALENDAR_DECISIONS` laid over the shipped decisions.
 pub fn calendar(config: &Config) -> anyhow::Result<WorkingCalendar> {
-    let mut decisions = Decisions::shipped();
-    if let Some(path) = std::env::var_os("PAHT_CALENDAR_DECISIONS") {
-        let path = PathBuf::from(path);
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        decisions = decisions.overlay(Decisions::parse(&text).with_context(|| format!("in {}", path.display()))?);
-    }
-    Ok(config.calendar.build(&decisions)?)
+    let decisions = std::env::var_os("PAHT_CALENDAR_DECISIONS").map(PathBuf::from);
+    crate::calendar_cmd::build(&config.calendar, decisions.as_deref())
 }
 
 /// Connects the bus the configuration names.
