@@ -186,14 +186,20 @@ pub fn fill_lifecycle(out: &mut v1::Report, report: &lc::Report) {
     });
     out.reporter_confidential = report.confidential;
     out.refusal_reason = report.refusal_reason.clone().unwrap_or_default();
-    out.escalations = report.escalation.iter().map(escalation).collect();
+    out.escalations = report.escalation.iter().map(|e| escalation(e, &id)).collect();
     out.duplicate_of =
         report.escalation.as_ref().and_then(|e| e.duplicate_of).map(|d| d.to_string()).unwrap_or_default();
 }
 
-fn escalation(e: &lc::Escalation) -> v1::Escalation {
+/// The id of a report's escalation: the domain keeps one escalation at a time, named by
+/// the report and the instant it was escalated.
+pub fn escalation_id(report_id: &str, escalated_at: DateTime<Utc>) -> String {
+    format!("{report_id}@{}", escalated_at.timestamp_micros())
+}
+
+fn escalation(e: &lc::Escalation, report_id: &str) -> v1::Escalation {
     v1::Escalation {
-        id: String::new(),
+        id: escalation_id(report_id, e.at),
         reason: escalation_reason(e.reason) as i32,
         note: e.note.clone(),
         duplicate_of: e.duplicate_of.map(|d| d.to_string()).unwrap_or_default(),
@@ -258,13 +264,13 @@ pub fn payload(event: &Event, report: &lc::Report, received: Option<v1::Report>)
                 reason: reason.clone(),
             })
         }
-        EventKind::ReportEscalated { .. } => {
-            Payload::ReportEscalated(v1::ReportEscalated { escalation: report.escalation.as_ref().map(escalation) })
-        }
+        EventKind::ReportEscalated { .. } => Payload::ReportEscalated(v1::ReportEscalated {
+            escalation: report.escalation.as_ref().map(|e| escalation(e, &id)),
+        }),
         EventKind::DirectiveIssued { directive } => Payload::DirectiveIssued(v1::DirectiveIssued {
             directive: Some(v1::Directive {
                 id: event_scoped_id(event),
-                escalation_id: String::new(),
+                escalation_id: report.escalation.as_ref().map(|e| escalation_id(&id, e.at)).unwrap_or_default(),
                 action: Some(match directive {
                     lc::Directive::Dispatch { assignments, .. } => {
                         v1::directive::Action::Dispatch(v1::DispatchDirective {
@@ -274,6 +280,7 @@ pub fn payload(event: &Event, report: &lc::Report, received: Option<v1::Report>)
                                 .find(|a| a.lead)
                                 .map(|a| a.agency.to_string())
                                 .unwrap_or_default(),
+                            assignment_ids: assignments.iter().map(|a| a.id.to_string()).collect(),
                         })
                     }
                     lc::Directive::Close { notice } => {

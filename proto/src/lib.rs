@@ -7,6 +7,7 @@
 //! feeds gRPC reflection.
 
 pub mod convert;
+pub mod replay;
 mod routing_keys;
 
 pub use routing_keys::{ROUTING_KEYS, routing_key};

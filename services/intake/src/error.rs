@@ -7,7 +7,7 @@ use paht_domain::lifecycle::LifecycleError;
 use paht_domain::validation::Violations;
 use paht_platform::db::DbError;
 use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, FieldViolation, QuotaViolation, StatusExt};
+use tonic_types::{ErrorDetails, QuotaViolation, StatusExt};
 
 use crate::blob::BlobError;
 use crate::vault::VaultError;
@@ -111,36 +111,6 @@ fn request_field(path: &str) -> String {
     }
 }
 
-fn lifecycle_status(err: &LifecycleError) -> Status {
-    use LifecycleError as E;
-    let message = err.to_string();
-    match err {
-        E::WrongRole { .. } | E::NotYourUnit { .. } | E::MayNotSubmit(_) | E::NotTheReporter => {
-            Status::permission_denied(message)
-        }
-        E::MissingField { field, .. } => invalid(&[((*field).to_owned(), message)]),
-        E::NoAgencies
-        | E::AlreadyAssigned(_)
-        | E::DuplicateAssignmentId(_)
-        | E::LeadCount(_)
-        | E::ExpectedDateNotInFuture { .. }
-        | E::DuplicateOfRequired
-        | E::UnknownAssignment(_) => Status::invalid_argument(message),
-        E::Calendar(_) => Status::internal("deadline computation failed"),
-        _ => Status::failed_precondition(message),
-    }
-}
-
-fn invalid(fields: &[(String, String)]) -> Status {
-    let names = fields.iter().map(|(f, _)| f.as_str()).collect::<Vec<_>>().join(", ");
-    let violations: Vec<FieldViolation> = fields.iter().map(|(f, m)| FieldViolation::new(f, m)).collect();
-    Status::with_error_details(
-        Code::InvalidArgument,
-        format!("invalid fields: {names}"),
-        ErrorDetails::with_bad_request(violations),
-    )
-}
-
 fn rate_limited(scope: LimitScope, retry_after: Duration, message: String) -> Status {
     let mut details = ErrorDetails::with_retry_info(Some(retry_after));
     details.set_quota_failure(vec![QuotaViolation::new(scope.as_str(), message.clone())]);
@@ -150,11 +120,11 @@ fn rate_limited(scope: LimitScope, retry_after: Duration, message: String) -> St
 impl From<IntakeError> for Status {
     fn from(err: IntakeError) -> Self {
         match &err {
-            IntakeError::Invalid(fields) => invalid(fields),
+            IntakeError::Invalid(fields) => paht_platform::status::invalid(fields),
             IntakeError::RateLimited { scope, retry_after } => rate_limited(*scope, *retry_after, err.to_string()),
             IntakeError::Blob(blob) => match (blob, blob.field()) {
                 (BlobError::NotFound { .. }, _) => Status::not_found(err.to_string()),
-                (_, Some(field)) => invalid(&[(field.to_owned(), err.to_string())]),
+                (_, Some(field)) => paht_platform::status::invalid(&[(field.to_owned(), err.to_string())]),
                 (_, None) => {
                     tracing::error!(error = %err, "attachment storage failed");
                     Status::internal("internal error")
@@ -162,7 +132,7 @@ impl From<IntakeError> for Status {
             },
             IntakeError::NotFound(_) => Status::not_found(err.to_string()),
             IntakeError::Forbidden(_) => Status::permission_denied(err.to_string()),
-            IntakeError::Lifecycle(e) => lifecycle_status(e),
+            IntakeError::Lifecycle(e) => paht_platform::status::lifecycle_status(e),
             IntakeError::Db(db) if db.is_transient() => {
                 tracing::warn!(error = %err, "database unavailable");
                 Status::unavailable("tạm thời không xử lý được, vui lòng thử lại / temporarily unavailable, retry")

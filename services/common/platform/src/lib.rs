@@ -6,5 +6,8 @@ pub mod bus;
 pub mod cache;
 pub mod config;
 pub mod db;
+pub mod events;
+pub mod replica;
 pub mod server;
+pub mod status;
 pub mod telemetry;

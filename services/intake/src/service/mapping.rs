@@ -8,7 +8,6 @@ use paht_domain::validation::{AttachmentDraft, LocationDraft, ReportDraft, Repor
 use paht_platform::bus::Message;
 use paht_proto::{convert, v1};
 use prost::Message as _;
-use uuid::Uuid;
 
 use crate::store::{attachment, report};
 
@@ -140,20 +139,25 @@ pub fn public_view(row: &report::Model, state: &lc::Report, display_name: Option
     }
 }
 
-/// The outbox messages of a transition's events: envelope encoded with prost, a fresh
-/// v7 event id, the routing key of its payload and the current trace context.
-pub fn messages(events: &[Event], after: &lc::Report, received: Option<&v1::Report>) -> Vec<Message> {
-    let headers = paht_platform::telemetry::trace_headers(&tracing::Span::current());
-    events
-        .iter()
-        .map(|event| {
-            let payload = convert::payload(event, after, received.cloned());
-            let routing_key = paht_proto::routing_key(&payload).to_owned();
-            let id = Uuid::now_v7();
-            let envelope = convert::envelope(id, event, payload);
-            Message { id, routing_key, payload: Bytes::from(envelope.encode_to_vec()), headers: headers.clone() }
-        })
-        .collect()
+/// The outbox messages of a transition's events (see `paht_platform::events::messages`);
+/// `report.accepted` carries the category the operator confirmed at the check.
+pub fn messages(
+    events: &[Event],
+    after: &lc::Report,
+    received: Option<&v1::Report>,
+    category: Option<&str>,
+) -> Vec<Message> {
+    let mut messages = paht_platform::events::messages(events, after, received);
+    if let Some(category) = category {
+        for message in messages.iter_mut().filter(|m| m.routing_key == "report.accepted") {
+            let Ok(mut envelope) = v1::EventEnvelope::decode(message.payload.as_ref()) else { continue };
+            if let Some(v1::event_envelope::Payload::ReportAccepted(accepted)) = envelope.payload.as_mut() {
+                accepted.category_id = category.to_owned();
+                message.payload = Bytes::from(envelope.encode_to_vec());
+            }
+        }
+    }
+    messages
 }
 
 /// Now, at the microsecond precision both databases keep, so a value read back is equal.

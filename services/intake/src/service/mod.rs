@@ -113,7 +113,9 @@ impl IntakeService {
         let state = store::lifecycle_of(&row)?;
         let transition = state.apply(command, &actor, now, &self.parts.calendar)?;
         let row = store::update_lifecycle(&txn, row, &transition.report, category, now).await?;
-        outbox::enqueue(&txn, &mapping::messages(&transition.events, &transition.report, None)).await?;
+        let category = row.category_id.clone();
+        outbox::enqueue(&txn, &mapping::messages(&transition.events, &transition.report, None, category.as_deref()))
+            .await?;
         let attachments = store::attachments_of(&txn, id).await?;
         txn.commit().await.map_err(IntakeError::from)?;
         self.notify();

@@ -224,7 +224,7 @@ impl IntakeService {
                 return Err(self.claimed_attachments(&attachment_ids).await);
             }
             let received = mapping::report(&row, state, &attachments);
-            outbox::enqueue(&txn, &mapping::messages(&transition.events, state, Some(&received))).await?;
+            outbox::enqueue(&txn, &mapping::messages(&transition.events, state, Some(&received), None)).await?;
             txn.commit().await?;
             self.notify();
             if !key.is_empty() {

@@ -1,0 +1,52 @@
+//! Outbox messages of events: the domain's transitions and the protocol envelopes the
+//! domain does not produce (deadline reminders, duplicate links).
+
+use bytes::Bytes;
+use paht_domain::lifecycle::{self as lc, Event};
+use paht_proto::{convert, v1};
+use prost::Message as _;
+use uuid::Uuid;
+
+use crate::bus::Message;
+
+/// The outbox messages of a transition's events: envelope encoded with prost, a fresh v7
+/// event id, the routing key of its payload and the current trace context. `after` is the
+/// report after the transition; `received` the full report for `report.received`.
+pub fn messages(events: &[Event], after: &lc::Report, received: Option<&v1::Report>) -> Vec<Message> {
+    let headers = crate::telemetry::trace_headers(&tracing::Span::current());
+    events
+        .iter()
+        .map(|event| {
+            let payload = convert::payload(event, after, received.cloned());
+            let id = Uuid::now_v7();
+            let envelope = convert::envelope(id, event, payload);
+            Message {
+                id,
+                routing_key: routing_key_of(&envelope).to_owned(),
+                payload: Bytes::from(envelope.encode_to_vec()),
+                headers: headers.clone(),
+            }
+        })
+        .collect()
+}
+
+/// The outbox message of an envelope built by hand; its `event_id` must be a UUID (a
+/// malformed one is replaced by a fresh v7 id, written back into the payload).
+pub fn message(envelope: &v1::EventEnvelope) -> Message {
+    let mut envelope = envelope.clone();
+    let id = Uuid::parse_str(&envelope.event_id).unwrap_or_else(|_| {
+        let id = Uuid::now_v7();
+        envelope.event_id = id.to_string();
+        id
+    });
+    Message {
+        id,
+        routing_key: routing_key_of(&envelope).to_owned(),
+        payload: Bytes::from(envelope.encode_to_vec()),
+        headers: crate::telemetry::trace_headers(&tracing::Span::current()),
+    }
+}
+
+fn routing_key_of(envelope: &v1::EventEnvelope) -> &'static str {
+    envelope.payload.as_ref().map(paht_proto::routing_key).unwrap_or("unknown")
+}

@@ -1,0 +1,194 @@
+//! Replicas on SQLite and Postgres: own commands, replayed facts, redeliveries, early facts.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use chrono::{TimeDelta, TimeZone, Utc};
+use paht_domain::actor::{Actor, Role};
+use paht_domain::ids::{AssignmentId, UnitId};
+use paht_domain::lifecycle::{NewAssignment, NewReport, ReportStatus};
+use paht_proto::convert;
+use sea_orm::ConnectionTrait as _;
+use sea_orm_migration::{MigrationTrait, MigratorTrait};
+use uuid::Uuid;
+
+use super::*;
+use crate::db::{Db, DbConfig, platform_migrations};
+use crate::replica::consumer::{ConsumeError, Outcome};
+
+struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        let mut all = platform_migrations();
+        all.push(migration());
+        all
+    }
+}
+
+/// Counts hook calls, and records whether the last one saw a new replica.
+#[derive(Default)]
+struct Counting {
+    calls: AtomicUsize,
+    created: AtomicUsize,
+}
+
+#[async_trait]
+impl Hook for Counting {
+    async fn changed(&self, _: &DatabaseTransaction, before: Option<&lc::Report>, _: &Replica) -> Result<(), DbError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if before.is_none() {
+            self.created.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+}
+
+fn ioc() -> Actor {
+    Actor { subject: "op-1".into(), role: Role::IocOperator, unit: UnitId::new("IOC-86") }
+}
+
+/// The envelopes intake would publish for a report received and accepted with `category`.
+fn intake_events(cal: &WorkingCalendar, category: &str) -> (lc::Report, Vec<v1::EventEnvelope>) {
+    let now = Utc.with_ymd_and_hms(2027, 3, 1, 2, 0, 0).unwrap();
+    let new = NewReport {
+        id: ReportId::from_uuid(Uuid::now_v7()),
+        instance: UnitId::new("IOC-86"),
+        reporter_ref: None,
+        confidential: false,
+    };
+    let system = Actor { subject: "web".into(), role: Role::System, unit: UnitId::new("IOC-86") };
+    let received = lc::Report::receive(new, &system, now, cal).unwrap();
+    let mut view =
+        v1::Report { content: "Rác thải ùn ứ".into(), category_id: "moi-truong".into(), ..Default::default() };
+    convert::fill_lifecycle(&mut view, &received.report);
+    let mut envelopes = vec![convert::envelope(
+        Uuid::now_v7(),
+        &received.events[0],
+        convert::payload(&received.events[0], &received.report, Some(view)),
+    )];
+    let accepted = received.report.apply(Command::Accept, &ioc(), now + TimeDelta::minutes(20), cal).unwrap();
+    let mut payload = convert::payload(&accepted.events[0], &accepted.report, None);
+    if let v1::event_envelope::Payload::ReportAccepted(a) = &mut payload {
+        a.category_id = category.into();
+    }
+    envelopes.push(convert::envelope(Uuid::now_v7(), &accepted.events[0], payload));
+    (accepted.report, envelopes)
+}
+
+async fn on_each_backend<F, Fut>(test: F)
+where
+    F: Fn(Db) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let dir = std::env::temp_dir().join(format!("paht-replica-test-{}", Uuid::new_v4().simple()));
+    let sqlite =
+        Db::connect(&format!("sqlite://{}/r.db", dir.display()), "routing", &DbConfig::default()).await.unwrap();
+    sqlite.migrate::<Migrator>().await.unwrap();
+    test(sqlite.clone()).await;
+    sqlite.close().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let url = std::env::var("PAHT_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let schema = format!("replica_{}", Uuid::new_v4().simple());
+    let pg = Db::connect(&url, &schema, &DbConfig::default()).await.expect("the test Postgres");
+    pg.migrate::<Migrator>().await.unwrap();
+    test(pg.clone()).await;
+    pg.conn().execute_unprepared(&format!("DROP SCHEMA \"{schema}\" CASCADE")).await.unwrap();
+    pg.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn replayed_facts_build_the_producers_state_once_per_event() {
+    on_each_backend(|db| async move {
+        let cal = Arc::new(WorkingCalendar::vietnam());
+        let hook = Arc::new(Counting::default());
+        let consumer = ReplicaConsumer::new("routing", db.clone(), cal.clone(), hook.clone());
+        let (producer, envelopes) = intake_events(&cal, "ve-sinh-moi-truong");
+        for envelope in &envelopes {
+            let id = Uuid::parse_str(&envelope.event_id).unwrap();
+            assert_eq!(consumer.apply(id, envelope).await.unwrap(), Outcome::Applied);
+            // The bus delivers at least once: the second delivery does nothing.
+            assert_eq!(consumer.apply(id, envelope).await.unwrap(), Outcome::Skipped);
+        }
+        let replica = load(db.conn(), producer.id).await.unwrap().unwrap();
+        assert_eq!(replica.state, producer);
+        assert_eq!(replica.version, 2);
+        assert_eq!(replica.category_id(), Some("ve-sinh-moi-truong"), "the category confirmed at the check");
+        assert_eq!(replica.report().status, v1::ReportStatus::Accepted as i32);
+        assert_eq!(replica.report().content, "Rác thải ùn ứ");
+        assert_eq!((hook.calls.load(Ordering::SeqCst), hook.created.load(Ordering::SeqCst)), (2, 1));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_fact_that_overtakes_its_report_is_retried_and_leaves_nothing() {
+    on_each_backend(|db| async move {
+        let cal = Arc::new(WorkingCalendar::vietnam());
+        let consumer = ReplicaConsumer::new("processing", db.clone(), cal.clone(), Arc::new(NoIndex));
+        let (producer, envelopes) = intake_events(&cal, "");
+        let accepted_id = Uuid::parse_str(&envelopes[1].event_id).unwrap();
+        let early = consumer.apply(accepted_id, &envelopes[1]).await.unwrap_err();
+        assert!(matches!(early, ConsumeError::Early(_)), "{early}");
+        // The inbox mark rolled back with it: the retry applies.
+        let received_id = Uuid::parse_str(&envelopes[0].event_id).unwrap();
+        consumer.apply(received_id, &envelopes[0]).await.unwrap();
+        assert_eq!(consumer.apply(accepted_id, &envelopes[1]).await.unwrap(), Outcome::Applied);
+        let replica = load(db.conn(), producer.id).await.unwrap().unwrap();
+        assert_eq!(replica.state.status, ReportStatus::Accepted);
+        assert_eq!(replica.category_id(), Some("moi-truong"), "an empty confirmed category keeps the submitted one");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_own_command_saves_enqueues_and_a_refused_one_changes_nothing() {
+    on_each_backend(|db| async move {
+        let cal = Arc::new(WorkingCalendar::vietnam());
+        let consumer = ReplicaConsumer::new("routing", db.clone(), cal.clone(), Arc::new(NoIndex));
+        let (producer, envelopes) = intake_events(&cal, "");
+        for envelope in &envelopes {
+            consumer.apply(Uuid::parse_str(&envelope.event_id).unwrap(), envelope).await.unwrap();
+        }
+        let now = Utc.with_ymd_and_hms(2027, 3, 1, 3, 0, 0).unwrap();
+        let dispatch = Command::Dispatch {
+            assignments: vec![NewAssignment {
+                id: AssignmentId::from_uuid(Uuid::now_v7()),
+                agency: UnitId::new("SO-XD-86"),
+                lead: true,
+            }],
+        };
+        let hook = Counting::default();
+
+        // An officer may not dispatch: refused, nothing written.
+        let txn = db.begin_write().await.unwrap();
+        let replica = lock(&txn, producer.id).await.unwrap().unwrap();
+        let officer = Actor { subject: "o".into(), role: Role::Officer, unit: UnitId::new("SO-XD-86") };
+        let err = execute(&txn, replica, dispatch.clone(), &officer, now, &cal, &hook).await.unwrap_err();
+        assert_eq!(Status::from(err).code(), tonic::Code::PermissionDenied);
+        txn.rollback().await.unwrap();
+        assert_eq!(outbox::pending_count(db.conn()).await.unwrap(), 0);
+
+        let txn = db.begin_write().await.unwrap();
+        let replica = lock(&txn, producer.id).await.unwrap().unwrap();
+        let done = execute(&txn, replica, dispatch, &ioc(), now, &cal, &hook).await.unwrap();
+        txn.commit().await.unwrap();
+        assert_eq!(done.replica.state.status, ReportStatus::Dispatched);
+        assert_eq!(outbox::pending_count(db.conn()).await.unwrap(), 1);
+        assert_eq!(hook.calls.load(Ordering::SeqCst), 1);
+        let stored = load(db.conn(), producer.id).await.unwrap().unwrap();
+        assert_eq!(stored, done.replica);
+        assert_eq!(load_many(db.conn(), &[producer.id, ReportId::from_uuid(Uuid::now_v7())]).await.unwrap().len(), 1);
+    })
+    .await;
+}
+
+#[test]
+fn a_service_binds_every_lifecycle_fact_but_its_own() {
+    let s = subscription("processing.replica", &["assignment.approved", "report.resolved"]);
+    assert!(s.bindings.contains(&"report.dispatched".to_owned()));
+    assert!(s.bindings.contains(&"report.received".to_owned()));
+    assert!(!s.bindings.contains(&"assignment.approved".to_owned()));
+    assert!(!s.bindings.iter().any(|k| k.starts_with("deadline.")));
+}
