@@ -1,2 +1,102 @@
 //! The PAHT processing service: each agency's inbox ordered by deadline; return, explain,
 //! result and the leader's approval (articles 8, 9).
+//!
+//! Processing keeps its own replica of every report's lifecycle (`paht_platform::replica`):
+//! the other services' facts reach it through [`consumer`], its own actions run through
+//! [`ProcessingService`], and after every change the [`AssignmentIndex`] hook brings the
+//! `assignments` index in step, in the same transaction.
+//!
+//! - [`ProcessingMigrator`]: the platform's tables, `report_replicas`, then `assignments`.
+//! - [`store`]: the `assignments` index and the inbox query.
+//! - [`ProcessingService`]: the tonic service; build it with [`build`].
+//! - [`consumer`], [`QUEUE`], [`OWN_KEYS`]: the replica consumer and its subscription.
+
+mod error;
+mod hook;
+mod migration;
+mod service;
+pub mod store;
+
+use std::sync::Arc;
+
+use paht_domain::calendar::WorkingCalendar;
+use paht_platform::bus::{Handler, Subscription};
+use paht_platform::db::Db;
+use paht_platform::replica::{self, ReplicaConsumer};
+
+pub use error::ProcessingError;
+pub use hook::AssignmentIndex;
+pub use migration::ProcessingMigrator;
+pub use service::{Clock, MAX_RESULT_ATTACHMENTS, ProcessingParts, ProcessingService};
+
+/// The consumer name of processing (its inbox marks) and the name of its queue.
+pub const CONSUMER: &str = "processing";
+/// The queue processing consumes the other services' lifecycle events from.
+pub const QUEUE: &str = "processing.replica";
+/// The routing keys processing produces itself, so its queue does not bind them.
+pub const OWN_KEYS: &[&str] = &[
+    "assignment.returned",
+    "assignment.explained",
+    "assignment.resolved",
+    "assignment.approved",
+    "assignment.sent_back",
+    "report.resolved",
+];
+
+/// The subscription of processing's replica consumer: every lifecycle key but its own.
+pub fn subscription() -> Subscription {
+    replica::subscription(QUEUE, OWN_KEYS)
+}
+
+/// The bus handler that keeps processing's replicas (and the `assignments` index) in step with
+/// the other services' facts; subscribe it with [`subscription`].
+pub fn consumer(db: Db, calendar: Arc<WorkingCalendar>) -> Arc<dyn Handler> {
+    Arc::new(ReplicaConsumer::new(CONSUMER, db, calendar, Arc::new(AssignmentIndex)))
+}
+
+/// Migrates the service's database and returns the service, ready to mount behind
+/// `paht_platform::auth::interceptor`.
+pub async fn build(parts: ProcessingParts) -> Result<ProcessingService, ProcessingError> {
+    parts.db.migrate::<ProcessingMigrator>().await?;
+    Ok(ProcessingService::new(parts))
+}
+
+#[cfg(test)]
+mod tests {
+    use paht_platform::db::DbConfig;
+    use sea_orm::EntityTrait;
+
+    use super::*;
+
+    // Processing binds every lifecycle fact of the other services, none of its own.
+    #[test]
+    fn subscription_binds_the_other_services_facts() {
+        let sub = subscription();
+        assert_eq!(sub.queue, QUEUE);
+        for own in OWN_KEYS {
+            assert!(!sub.bindings.iter().any(|b| b == own), "{own} is processing's own");
+        }
+        for other in ["report.received", "report.accepted", "report.dispatched", "directive.issued", "report.reopened"]
+        {
+            assert!(sub.bindings.iter().any(|b| b == other), "{other} is not bound");
+        }
+        // Every key processing produces is a real routing key.
+        assert!(OWN_KEYS.iter().all(|k| paht_proto::ROUTING_KEYS.contains(k)));
+    }
+
+    #[tokio::test]
+    async fn build_migrates_and_can_run_again() {
+        let db = Db::connect("sqlite::memory:", "processing", &DbConfig::default()).await.unwrap();
+        for _ in 0..2 {
+            let parts = ProcessingParts {
+                db: db.clone(),
+                calendar: Arc::new(WorkingCalendar::vietnam()),
+                instance: paht_domain::ids::UnitId::new("IOC-86"),
+                notifier: None,
+            };
+            build(parts).await.unwrap();
+        }
+        let rows = store::assignment::Entity::find().all(db.conn()).await.unwrap();
+        assert!(rows.is_empty());
+    }
+}

@@ -160,8 +160,7 @@ pub fn messages(
     messages
 }
 
-/// Now, at the microsecond precision both databases keep, so a value read back is equal.
+/// Business now (see `paht_platform::clock`), at the microsecond precision both databases keep.
 pub fn now_micros() -> DateTime<Utc> {
-    let now = Utc::now();
-    DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
+    paht_platform::clock::now()
 }

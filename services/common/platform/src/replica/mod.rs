@@ -37,7 +37,7 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr};
 use thiserror::Error;
 use tonic::Status;
 
-pub use consumer::{ReplicaConsumer, subscription};
+pub use consumer::{ConsumeError, Outcome, ReplicaConsumer, subscription};
 pub use migration::migration;
 
 use crate::db::{DbError, outbox};
