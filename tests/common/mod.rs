@@ -139,6 +139,11 @@ root = "{blobs}"
         Server::spawn(&["serve", "--services", "intake", "--config"], &self.config_file, &self.dir, label)
     }
 
+    /// Starts `paht serve --services <services>` with this suite's config and extra environment.
+    pub fn serve_services(&self, label: &str, services: &str, env: &[(&str, &str)]) -> Server {
+        Server::spawn_with_env(&["serve", "--services", services, "--config"], &self.config_file, &self.dir, label, env)
+    }
+
     /// The RabbitMQ bus as a consumer in the test sees it.
     pub async fn bus(&self) -> RabbitBus {
         let config = RabbitConfig { url: AMQP_URL.into(), prefix: self.prefix.clone(), ..RabbitConfig::default() };
@@ -166,6 +171,11 @@ pub struct Server {
 impl Server {
     /// Runs `paht <args> <config>`, waiting until it logs that it serves.
     pub fn spawn(args: &[&str], config: &Path, dir: &Path, label: &str) -> Server {
+        Server::spawn_with_env(args, config, dir, label, &[])
+    }
+
+    /// [`Server::spawn`] with extra environment variables.
+    pub fn spawn_with_env(args: &[&str], config: &Path, dir: &Path, label: &str, env: &[(&str, &str)]) -> Server {
         let log = dir.join(format!("{label}.log"));
         let out = std::fs::File::create(&log).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_paht"))
@@ -173,6 +183,8 @@ impl Server {
             .arg(config)
             .env_remove("PAHT_CONFIG")
             .env_remove("RUST_LOG")
+            .env_remove("PAHT_CLOCK_START")
+            .envs(env.iter().copied())
             .stdout(out.try_clone().unwrap())
             .stderr(out)
             .stdin(Stdio::null())
@@ -273,9 +285,15 @@ pub struct Seen {
 #[derive(Default)]
 pub struct Observer {
     pub seen: Mutex<Vec<Seen>>,
+    pub envelopes: Mutex<Vec<v1::EventEnvelope>>,
 }
 
 impl Observer {
+    /// Every envelope received, in order (duplicates included).
+    pub fn envelopes(&self) -> Vec<v1::EventEnvelope> {
+        self.envelopes.lock().unwrap().clone()
+    }
+
     pub fn snapshot(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
     }
@@ -308,6 +326,9 @@ impl Handler for Observer {
     async fn handle(&self, delivery: &Delivery) -> Result<(), HandleError> {
         let seen = decode(delivery)?;
         self.seen.lock().unwrap().push(seen);
+        if let Ok(envelope) = v1::EventEnvelope::decode(delivery.message.payload.clone()) {
+            self.envelopes.lock().unwrap().push(envelope);
+        }
         Ok(())
     }
 }
@@ -316,6 +337,15 @@ impl Handler for Observer {
 pub async fn observe(bus: &dyn Bus, queue: &str, stop: &CancellationToken) -> Arc<Observer> {
     let observer = Arc::new(Observer::default());
     let mut subscription = Subscription::new(queue, &["report.#"]);
+    subscription.retry_delays = vec![Duration::from_millis(100)];
+    bus.subscribe(subscription, observer.clone(), stop.clone()).await.expect("subscribe");
+    observer
+}
+
+/// Subscribes an observer queue bound to every event (reports, assignments, directives, deadlines).
+pub async fn observe_all(bus: &dyn Bus, queue: &str, stop: &CancellationToken) -> Arc<Observer> {
+    let observer = Arc::new(Observer::default());
+    let mut subscription = Subscription::new(queue, &["report.#", "assignment.#", "directive.#", "deadline.#"]);
     subscription.retry_delays = vec![Duration::from_millis(100)];
     bus.subscribe(subscription, observer.clone(), stop.clone()).await.expect("subscribe");
     observer

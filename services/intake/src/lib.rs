@@ -10,6 +10,7 @@
 pub mod blob;
 pub mod config;
 mod error;
+pub mod follow;
 mod migration;
 mod service;
 pub mod store;

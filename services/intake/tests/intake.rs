@@ -183,6 +183,56 @@ async fn no_token_is_unauthenticated(h: Harness) {
     assert_eq!(h.count("reports").await, 0);
 }
 
+// R5, R7.3b: once routing dispatches the report (and later facts arrive), intake follows it: the
+// check queue drops it and the public lookup shows it dispatched; a redelivery changes nothing.
+async fn intake_follows_the_report_after_the_check(h: Harness) {
+    let receipt = submit(&h, "follow").await;
+    let accept = v1::AcceptReportRequest { report_id: receipt.report_id.clone(), category_id: "giao-thong".into() };
+    h.svc.accept_report(h.operator(accept)).await.unwrap();
+    // The dispatch as routing publishes it: the domain transition on the same state, encoded.
+    let id: uuid::Uuid = receipt.report_id.parse().unwrap();
+    let row = store::find_report(h.db.conn(), id).await.unwrap().unwrap();
+    let state = store::lifecycle_of(&row).unwrap();
+    let operator = paht_domain::actor::Actor {
+        subject: "op".into(),
+        role: Role::IocOperator,
+        unit: paht_domain::ids::UnitId::new(INSTANCE),
+    };
+    let dispatch = paht_domain::lifecycle::Command::Dispatch {
+        assignments: vec![paht_domain::lifecycle::NewAssignment {
+            id: paht_domain::ids::AssignmentId::from_uuid(uuid::Uuid::now_v7()),
+            agency: paht_domain::ids::UnitId::new("SO-XD-86"),
+            lead: true,
+        }],
+    };
+    let now = paht_platform::clock::now();
+    let t = state.apply(dispatch, &operator, now, &paht_domain::calendar::WorkingCalendar::vietnam()).unwrap();
+    let payload = paht_proto::convert::payload(&t.events[0], &t.report, None);
+    let event_id = uuid::Uuid::now_v7();
+    let envelope = paht_proto::convert::envelope(event_id, &t.events[0], payload);
+    let message = paht_platform::bus::Message {
+        id: event_id,
+        routing_key: "report.dispatched".into(),
+        payload: prost::Message::encode_to_vec(&envelope).into(),
+        headers: Default::default(),
+    };
+    let follower = paht_intake::follow::consumer(
+        h.db.clone(),
+        std::sync::Arc::new(paht_domain::calendar::WorkingCalendar::vietnam()),
+    );
+    let delivery = paht_platform::bus::Delivery { message, attempt: 1 };
+    follower.handle(&delivery).await.unwrap();
+    follower.handle(&delivery).await.unwrap();
+    let row = store::find_report(h.db.conn(), id).await.unwrap().unwrap();
+    assert_eq!(row.status, "dispatched");
+    assert_eq!(store::lifecycle_of(&row).unwrap(), t.report, "the same state as routing's, once");
+    let queue = h.svc.list_check_queue(h.operator(v1::ListCheckQueueRequest::default())).await.unwrap().into_inner();
+    assert!(queue.reports.iter().all(|r| r.id != receipt.report_id), "a dispatched report leaves the check queue");
+    let public = v1::GetReportByTrackingCodeRequest { tracking_code: receipt.tracking_code.clone() };
+    let view = h.svc.get_report_by_tracking_code(tonic::Request::new(public)).await.unwrap().into_inner();
+    assert_eq!(view.report.unwrap().status, v1::ReportStatus::Dispatched as i32);
+}
+
 on_both!(
     submit_stores_report_sealed_reporter_and_event,
     same_idempotency_key_gives_one_report,
@@ -194,4 +244,5 @@ on_both!(
     get_reporter_is_audited,
     check_queue_pages_in_deadline_order,
     no_token_is_unauthenticated,
+    intake_follows_the_report_after_the_check,
 );

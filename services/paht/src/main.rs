@@ -73,7 +73,7 @@ enum Command {
     Serve {
         #[command(flatten)]
         place: Place,
-        /// Services to run, comma-separated: intake.
+        /// Services to run, comma-separated: intake, routing, processing.
         #[arg(long, value_delimiter = ',', required = true)]
         services: Vec<ServiceName>,
     },

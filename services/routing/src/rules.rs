@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use thiserror::Error;
 
-use crate::directory::{Directory, DirectoryError, UnitId, UnitKind};
+use crate::directory::{Category, Directory, DirectoryError, UnitId, UnitKind};
 
 /// The shipped rules of Vĩnh Long.
 pub const SHIPPED_RULES: &str = include_str!("../data/vinh-long/rules.toml");
@@ -171,6 +171,18 @@ impl RoutingRules {
         place: Option<&UnitId>,
     ) -> Result<Vec<AgencySuggestion>, SuggestError> {
         let category = directory.category_for_new_report(category)?;
+        Ok(self.suggest_for(directory, category, place))
+    }
+
+    /// Agencies for a report filed under `category` (active or retired: a report filed before
+    /// its category was retired is still dispatched), whose event happened in `place`; best
+    /// first, ties by agency id.
+    pub fn suggest_for(
+        &self,
+        directory: &Directory,
+        category: &Category,
+        place: Option<&UnitId>,
+    ) -> Vec<AgencySuggestion> {
         let place = place.and_then(|id| directory.unit(id)).filter(|u| u.active);
         let mut best: BTreeMap<UnitId, AgencySuggestion> = BTreeMap::new();
         let mut offer = |suggestion: AgencySuggestion| {
@@ -198,7 +210,7 @@ impl RoutingRules {
         }
         let mut out: Vec<AgencySuggestion> = best.into_values().collect();
         out.sort_by(|a, b| b.score.cmp(&a.score).then_with(|| a.agency.cmp(&b.agency)));
-        Ok(out)
+        out
     }
 }
 

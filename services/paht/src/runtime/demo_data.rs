@@ -1,7 +1,9 @@
 //! Demo data for embedded mode: a handful of reports from the three former provinces that
-//! make up Vĩnh Long since 1 July 2025, submitted through the running gRPC service as a
-//! channel would (so every event and deadline is real), two accepted and one refused by
-//! an operator. Idempotency keys make a restart find the same reports, not add more.
+//! make up Vĩnh Long since 1 July 2025, submitted through the running gRPC services as a
+//! channel, an operator, officers and leaders would (so every event and deadline is real):
+//! two accepted and dispatched — one with a result waiting for its leader, one approved
+//! and resolved — one refused, three waiting for the check. Idempotency keys make a
+//! restart find the same reports, not add more.
 
 use chrono::{TimeDelta, Utc};
 use paht_domain::actor::Role;
@@ -9,6 +11,8 @@ use paht_domain::ids::UnitId;
 use paht_platform::auth::{AuthConfig, TokenIssuer};
 use paht_proto::v1;
 use paht_proto::v1::intake_service_client::IntakeServiceClient;
+use paht_proto::v1::processing_service_client::ProcessingServiceClient;
+use paht_proto::v1::routing_service_client::RoutingServiceClient;
 use tonic::Request;
 use tonic::transport::Channel;
 
@@ -26,8 +30,19 @@ struct DemoReport {
 
 enum Check {
     Wait,
-    Accept(&'static str),
+    /// Accepted under a category, then dispatched to the agencies (the first leads), and
+    /// handled up to `Handled`.
+    Accept(&'static str, &'static [&'static str], Handled),
     Refuse(&'static str),
+}
+
+/// How far the lead agency gets with a dispatched demo report.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Handled {
+    /// The officer submitted a result; the leader has not decided.
+    ResultSubmitted,
+    /// The leader approved: with one agency, the report is resolved.
+    Approved,
 }
 
 const REPORTS: [DemoReport; 6] = [
@@ -39,7 +54,7 @@ const REPORTS: [DemoReport; 6] = [
         lat: 10.2537,
         lon: 105.9722,
         hours_ago: 3,
-        check: Check::Accept("giao-thong"),
+        check: Check::Accept("giao-thong", &["SO-XD-86", "UBND-29551"], Handled::ResultSubmitted),
     },
     DemoReport {
         key: "demo-2",
@@ -49,7 +64,7 @@ const REPORTS: [DemoReport; 6] = [
         lat: 10.2415,
         lon: 106.3759,
         hours_ago: 5,
-        check: Check::Accept("moi-truong"),
+        check: Check::Accept("moi-truong", &["UBND-28756"], Handled::Approved),
     },
     DemoReport {
         key: "demo-3",
@@ -128,15 +143,16 @@ fn request(demo: &DemoReport, n: usize) -> v1::SubmitReportRequest {
     }
 }
 
-/// Submits the demo reports to the server at `grpc_addr` and applies the operator's checks
-/// the first time; later calls find them as they are.
+/// Submits the demo reports to the server at `grpc_addr`, which serves every service, and
+/// applies the operator's checks and the agencies' work the first time; later calls find
+/// them as they are.
 pub async fn seed(grpc_addr: std::net::SocketAddr, auth: &AuthConfig, instance: &str) -> anyhow::Result<Seeded> {
     let issuer = TokenIssuer::new(auth)?;
     let unit = UnitId::new(instance);
     let channel_token = issuer.mint("demo-channel", Role::System, &unit, instance, None)?;
     let operator_token = issuer.mint("demo-operator", Role::IocOperator, &unit, instance, None)?;
     let channel = Channel::from_shared(format!("http://{grpc_addr}"))?.connect().await?;
-    let mut client = IntakeServiceClient::new(channel);
+    let mut client = IntakeServiceClient::new(channel.clone());
     let mut reports = Vec::new();
     for (i, demo) in REPORTS.iter().enumerate() {
         let receipt = client.submit_report(with_token(&channel_token, request(demo, i + 1))?).await?.into_inner();
@@ -148,20 +164,103 @@ pub async fn seed(grpc_addr: std::net::SocketAddr, auth: &AuthConfig, instance: 
             let report_id = receipt.report_id.clone();
             let checked = match demo.check {
                 Check::Wait => None,
-                Check::Accept(category) => {
-                    let req = v1::AcceptReportRequest { report_id, category_id: category.into() };
-                    Some(client.accept_report(with_token(&operator_token, req)?).await?.into_inner().report)
+                Check::Accept(category, agencies, handled) => {
+                    let req = v1::AcceptReportRequest { report_id: report_id.clone(), category_id: category.into() };
+                    client.accept_report(with_token(&operator_token, req)?).await?;
+                    let work = Work { channel: channel.clone(), issuer: &issuer, instance, operator: &operator_token };
+                    Some(work.handle(&report_id, agencies, handled).await?)
                 }
                 Check::Refuse(reason) => {
                     let req = v1::RefuseReportRequest { report_id, reason: reason.into() };
-                    Some(client.refuse_report(with_token(&operator_token, req)?).await?.into_inner().report)
+                    client.refuse_report(with_token(&operator_token, req)?).await?.into_inner().report.map(|r| r.status)
                 }
             };
-            if let Some(report) = checked.flatten() {
-                status = v1::ReportStatus::try_from(report.status).unwrap_or_default();
+            if let Some(checked) = checked {
+                status = v1::ReportStatus::try_from(checked).unwrap_or_default();
             }
         }
         reports.push((receipt.tracking_code, status));
     }
     Ok(Seeded { reports })
+}
+
+/// The agencies' side of the demo: dispatch, result, approval.
+struct Work<'a> {
+    channel: Channel,
+    issuer: &'a TokenIssuer,
+    instance: &'a str,
+    operator: &'a str,
+}
+
+impl Work<'_> {
+    /// Dispatches to `agencies` (the first leads) and takes the lead's share to `handled`;
+    /// returns the report's status after the last step.
+    async fn handle(&self, report_id: &str, agencies: &[&str], handled: Handled) -> anyhow::Result<i32> {
+        let routing = RoutingServiceClient::new(self.channel.clone());
+        let targets: Vec<v1::DispatchTarget> = agencies
+            .iter()
+            .enumerate()
+            .map(|(i, agency)| v1::DispatchTarget { agency_unit_id: (*agency).into(), lead: i == 0 })
+            .collect();
+        let dispatched = retry(|| {
+            let req = v1::DispatchRequest {
+                report_id: report_id.into(),
+                targets: targets.clone(),
+                note: "Đề nghị xử lý theo thẩm quyền.".into(),
+            };
+            let mut routing = routing.clone();
+            async move { routing.dispatch(with_token(self.operator, req)?).await.map_err(anyhow::Error::from) }
+        })
+        .await?
+        .into_inner();
+        let mut status = dispatched.report.map(|r| r.status).unwrap_or_default();
+        let Some(lead) = dispatched.assignments.iter().find(|a| a.lead) else { return Ok(status) };
+        let agency = UnitId::new(lead.agency_unit_id.clone());
+        let officer = self.issuer.mint("demo-officer", Role::Officer, &agency, self.instance, None)?;
+        let leader = self.issuer.mint("demo-leader", Role::Leader, &agency, self.instance, None)?;
+        let mut processing = ProcessingServiceClient::new(self.channel.clone());
+        retry(|| {
+            let req = v1::SubmitResultRequest {
+                assignment_id: lead.id.clone(),
+                text: "Đơn vị đã kiểm tra hiện trường và khắc phục xong; hình ảnh sau khắc phục kèm theo hồ sơ.".into(),
+                attachment_ids: Vec::new(),
+            };
+            let mut processing = processing.clone();
+            let officer = officer.clone();
+            async move { processing.submit_result(with_token(&officer, req)?).await.map_err(anyhow::Error::from) }
+        })
+        .await?;
+        if handled == Handled::Approved {
+            let req = v1::ApproveResultRequest { assignment_id: lead.id.clone(), note: String::new() };
+            processing.approve_result(with_token(&leader, req)?).await?;
+            if dispatched.assignments.len() == 1 {
+                status = v1::ReportStatus::Resolved as i32;
+            }
+        }
+        Ok(status)
+    }
+}
+
+/// Retries while the other service has not yet heard of the previous step (its replica is fed
+/// by events), up to 30 s.
+async fn retry<T, F, Fut>(mut call: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        match call().await {
+            Ok(value) => return Ok(value),
+            Err(e) if std::time::Instant::now() < deadline && is_not_yet(&e) => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn is_not_yet(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<tonic::Status>()
+        .is_some_and(|s| matches!(s.code(), tonic::Code::NotFound | tonic::Code::FailedPrecondition))
 }

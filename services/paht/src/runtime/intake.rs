@@ -28,7 +28,7 @@ const ANONYMOUS: [&str; 1] = ["/paht.v1.IntakeService/GetReportByTrackingCode"];
 /// The started intake service.
 pub(crate) struct Started {
     pub service: Served,
-    pub relay: JoinHandle<()>,
+    pub tasks: Vec<JoinHandle<()>>,
     pub hosted: Hosted,
 }
 
@@ -73,9 +73,19 @@ pub(crate) async fn host(shared: &Shared, background: &CancellationToken) -> any
     })
     .await
     .context("starting intake")?;
+    // Follows the report after the check, for the check queue and the public lookup.
+    let follower = shared
+        .bus
+        .subscribe(
+            paht_intake::follow::subscription(),
+            paht_intake::follow::consumer(db.clone(), shared.calendar.clone()),
+            background.clone(),
+        )
+        .await
+        .context("subscribing intake's follower")?;
     let relay_stats = relay.stats();
     let relay = relay.spawn(background.clone());
     let service =
         AuthGuard::new(IntakeServiceServer::new(service), shared.authenticator.clone()).allow_anonymous(ANONYMOUS);
-    Ok(Started { service, relay, hosted: Hosted { name: ServiceName::Intake, db, relay_stats } })
+    Ok(Started { service, tasks: vec![relay, follower], hosted: Hosted { name: ServiceName::Intake, db, relay_stats } })
 }

@@ -13,6 +13,8 @@
 pub mod demo_data;
 mod http;
 mod intake;
+mod processing;
+mod routing;
 pub mod secrets;
 
 use std::net::SocketAddr;
@@ -42,16 +44,22 @@ use crate::settings;
 pub enum ServiceName {
     /// Receives and checks reports (`paht.v1.IntakeService`).
     Intake,
+    /// Dispatches, escalates, keeps the directory and sweeps deadlines (`paht.v1.RoutingService`).
+    Routing,
+    /// The agencies' inbox: return, explain, result, approval (`paht.v1.ProcessingService`).
+    Processing,
 }
 
 impl ServiceName {
     /// Every service built so far, in start order.
-    pub const ALL: [ServiceName; 1] = [ServiceName::Intake];
+    pub const ALL: [ServiceName; 3] = [ServiceName::Intake, ServiceName::Routing, ServiceName::Processing];
 
     /// The name used on the command line, as database schema and as bus queue.
     pub fn as_str(self) -> &'static str {
         match self {
             ServiceName::Intake => "intake",
+            ServiceName::Routing => "routing",
+            ServiceName::Processing => "processing",
         }
     }
 }
@@ -191,6 +199,18 @@ pub fn calendar(config: &Config) -> anyhow::Result<WorkingCalendar> {
     crate::calendar_cmd::build(&config.calendar, decisions.as_deref())
 }
 
+/// Shifts business time when `PAHT_CLOCK_START` (RFC 3339) is set: a training or
+/// demonstration instance, or an end-to-end test of deadlines across a known holiday.
+fn start_business_clock() -> anyhow::Result<()> {
+    let Ok(text) = std::env::var("PAHT_CLOCK_START") else { return Ok(()) };
+    let start = chrono::DateTime::parse_from_rfc3339(text.trim())
+        .with_context(|| format!("PAHT_CLOCK_START={text:?} is not an RFC 3339 instant"))?;
+    if paht_platform::clock::start_at(start.to_utc()) {
+        tracing::warn!(start = %start, "business time is shifted (PAHT_CLOCK_START): deadlines count from this instant");
+    }
+    Ok(())
+}
+
 /// Connects the bus the configuration names.
 async fn connect_bus(config: &Config) -> anyhow::Result<(Arc<dyn Bus>, Option<Arc<RabbitBus>>)> {
     match config.bus.backend {
@@ -215,6 +235,7 @@ pub async fn start(
         bail!("no service to run");
     }
     let embedded = settings::is_embedded(&config);
+    start_business_clock()?;
     if !embedded && config.auth.keys.is_empty() {
         bail!("suite mode (database.url set) needs [auth] keys shared by every service; see deploy/config");
     }
@@ -254,7 +275,21 @@ pub async fn start(
                 let started = intake::host(&shared, &background).await?;
                 server = server.add_service(started.service);
                 health.set_serving::<intake::Served>().await;
-                tasks.push(started.relay);
+                tasks.extend(started.tasks);
+                hosted.push(started.hosted);
+            }
+            ServiceName::Routing => {
+                let started = routing::host(&shared, &background).await?;
+                server = server.add_service(started.service);
+                health.set_serving::<routing::Served>().await;
+                tasks.extend(started.tasks);
+                hosted.push(started.hosted);
+            }
+            ServiceName::Processing => {
+                let started = processing::host(&shared, &background).await?;
+                server = server.add_service(started.service);
+                health.set_serving::<processing::Served>().await;
+                tasks.extend(started.tasks);
                 hosted.push(started.hosted);
             }
         }
@@ -310,6 +345,8 @@ pub async fn migrate(config: &Config, services: &[ServiceName]) -> anyhow::Resul
         let db = connect_db(config, name).await?;
         match name {
             ServiceName::Intake => db.migrate::<paht_intake::IntakeMigrator>().await?,
+            ServiceName::Routing => db.migrate::<paht_routing::RoutingMigrator>().await?,
+            ServiceName::Processing => db.migrate::<paht_processing::ProcessingMigrator>().await?,
         }
         db.close().await?;
         tracing::info!(service = %name, "migrated");

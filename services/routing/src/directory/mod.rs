@@ -183,4 +183,12 @@ impl Directory {
     pub fn focal_points_of(&self, unit: &UnitId) -> Vec<&Person> {
         self.people.values().filter(|p| &p.unit == unit && p.focal_point).collect()
     }
+
+    /// The same directory with another category list, as `version`: the routing service
+    /// lays the administrators' changes read from its database over the shipped directory.
+    /// The categories must have been checked by the administrator operations (they were
+    /// when stored).
+    pub(crate) fn with_categories(&self, categories: Vec<Category>, version: u64) -> Directory {
+        Directory { version, categories, ..self.clone() }
+    }
 }

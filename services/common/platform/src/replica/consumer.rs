@@ -10,7 +10,7 @@ use prost::Message as _;
 use tracing::Instrument as _;
 use uuid::Uuid;
 
-use super::{Hook, Replica, ReplicaError, lock, save};
+use super::{Hook, Replica, ReplicaError, ReplicaStore, TableStore};
 use crate::bus::{Delivery, HandleError, Handler, Subscription};
 use crate::db::{Db, inbox};
 
@@ -31,6 +31,7 @@ pub struct ReplicaConsumer {
     db: Db,
     calendar: Arc<WorkingCalendar>,
     hook: Arc<dyn Hook>,
+    store: Arc<dyn ReplicaStore>,
 }
 
 impl std::fmt::Debug for ReplicaConsumer {
@@ -52,7 +53,14 @@ impl ReplicaConsumer {
     /// A consumer named `name` (its inbox key) over `db`, replaying with `calendar` and
     /// keeping the service's indexes with `hook`.
     pub fn new(name: impl Into<String>, db: Db, calendar: Arc<WorkingCalendar>, hook: Arc<dyn Hook>) -> Self {
-        ReplicaConsumer { name: name.into(), db, calendar, hook }
+        ReplicaConsumer { name: name.into(), db, calendar, hook, store: Arc::new(TableStore) }
+    }
+
+    /// The same consumer keeping the lifecycle in the service's own table instead of
+    /// `report_replicas` (the intake service keeps it on its `reports` rows).
+    pub fn with_store(mut self, store: Arc<dyn ReplicaStore>) -> Self {
+        self.store = store;
+        self
     }
 
     /// Applies one envelope in one transaction: inbox mark, replica, hook.
@@ -67,18 +75,18 @@ impl ReplicaConsumer {
         let outcome = match step {
             Replay::Nothing => Outcome::Skipped,
             Replay::Received { view } => {
-                if lock(&txn, report_id).await?.is_some() {
+                if self.store.lock(&txn, report_id).await?.is_some() {
                     Outcome::Skipped
                 } else {
                     let state = replay::received_state(&view, &self.calendar)
                         .map_err(|e| ConsumeError::Malformed(e.to_string()))?;
-                    let saved = save(&txn, Replica { state, view: *view, version: 0 }).await?;
+                    let saved = self.store.save(&txn, Replica { state, view: *view, version: 0 }).await?;
                     self.hook.changed(&txn, None, &saved).await.map_err(ReplicaError::from)?;
                     Outcome::Applied
                 }
             }
             Replay::Apply { command, actor, at, category_id } => {
-                let Some(mut replica) = lock(&txn, report_id).await? else {
+                let Some(mut replica) = self.store.lock(&txn, report_id).await? else {
                     return Err(ConsumeError::Early(format!("report {report_id} has no replica yet")));
                 };
                 match replay::apply(&replica.state, command, &actor, at, &self.calendar) {
@@ -88,7 +96,7 @@ impl ReplicaConsumer {
                         if let Some(category) = category_id {
                             replica.view.category_id = category;
                         }
-                        let saved = save(&txn, replica).await?;
+                        let saved = self.store.save(&txn, replica).await?;
                         self.hook.changed(&txn, Some(&before), &saved).await.map_err(ReplicaError::from)?;
                         Outcome::Applied
                     }

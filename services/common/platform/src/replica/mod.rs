@@ -246,6 +246,30 @@ pub async fn save(conn: &impl ConnectionTrait, replica: Replica) -> Result<Repli
     Ok(Replica { version, ..replica })
 }
 
+/// Where a consumer keeps the replicas it replays onto.
+#[async_trait]
+pub trait ReplicaStore: Send + Sync + 'static {
+    /// The replica of a report, locked for the rest of the transaction.
+    async fn lock(&self, txn: &DatabaseTransaction, id: ReportId) -> Result<Option<Replica>, ReplicaError>;
+    /// Stores it; returns it as saved.
+    async fn save(&self, txn: &DatabaseTransaction, replica: Replica) -> Result<Replica, ReplicaError>;
+}
+
+/// The `report_replicas` table.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TableStore;
+
+#[async_trait]
+impl ReplicaStore for TableStore {
+    async fn lock(&self, txn: &DatabaseTransaction, id: ReportId) -> Result<Option<Replica>, ReplicaError> {
+        lock(txn, id).await
+    }
+
+    async fn save(&self, txn: &DatabaseTransaction, replica: Replica) -> Result<Replica, ReplicaError> {
+        save(txn, replica).await
+    }
+}
+
 /// A command of this service, applied to a locked replica.
 #[derive(Debug, Clone)]
 pub struct Executed {

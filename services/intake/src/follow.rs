@@ -1,0 +1,70 @@
+//! Following the report after the check: the other services' facts (dispatch, results,
+//! approval, answer …) are replayed onto the lifecycle kept on each `reports` row, so the
+//! check queue drops dispatched reports and the public lookup by tracking code shows where
+//! the report stands (R5, R11).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use paht_domain::calendar::WorkingCalendar;
+use paht_domain::ids::ReportId;
+use paht_platform::bus::{Handler, Subscription};
+use paht_platform::db::{Db, DbError};
+use paht_platform::replica::{self, NoIndex, Replica, ReplicaConsumer, ReplicaError, ReplicaStore};
+use paht_proto::v1;
+use sea_orm::{DatabaseTransaction, DbBackend, EntityTrait, QuerySelect};
+
+use crate::IntakeError;
+use crate::store::{self, report};
+
+/// The consumer name of intake (its inbox marks).
+pub const CONSUMER: &str = "intake";
+/// The queue intake follows the other services' facts from.
+pub const QUEUE: &str = "intake.follow";
+/// The facts intake produces itself.
+pub const OWN_KEYS: &[&str] = &["report.received", "report.accepted", "report.refused"];
+
+/// The subscription of intake's follower: every lifecycle fact but its own.
+pub fn subscription() -> Subscription {
+    replica::subscription(QUEUE, OWN_KEYS)
+}
+
+/// The bus handler that keeps the lifecycle on intake's `reports` rows in step.
+pub fn consumer(db: Db, calendar: Arc<WorkingCalendar>) -> Arc<dyn Handler> {
+    Arc::new(ReplicaConsumer::new(CONSUMER, db, calendar, Arc::new(NoIndex)).with_store(Arc::new(ReportRows)))
+}
+
+/// The lifecycle column of `reports` as a replica store (the content stays in its columns).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ReportRows;
+
+fn replica_error(err: IntakeError) -> ReplicaError {
+    match err {
+        IntakeError::Db(e) => ReplicaError::Db(e),
+        other => ReplicaError::Decode(other.to_string()),
+    }
+}
+
+async fn locked(txn: &DatabaseTransaction, id: ReportId) -> Result<Option<report::Model>, ReplicaError> {
+    let mut find = report::Entity::find_by_id(id.0);
+    if sea_orm::ConnectionTrait::get_database_backend(txn) == DbBackend::Postgres {
+        find = find.lock_exclusive();
+    }
+    find.one(txn).await.map_err(|e| ReplicaError::Db(DbError::Query(e)))
+}
+
+#[async_trait]
+impl ReplicaStore for ReportRows {
+    async fn lock(&self, txn: &DatabaseTransaction, id: ReportId) -> Result<Option<Replica>, ReplicaError> {
+        let Some(row) = locked(txn, id).await? else { return Ok(None) };
+        let state = store::lifecycle_of(&row).map_err(replica_error)?;
+        Ok(Some(Replica { state, view: v1::Report::default(), version: 0 }))
+    }
+
+    async fn save(&self, txn: &DatabaseTransaction, replica: Replica) -> Result<Replica, ReplicaError> {
+        let row = locked(txn, replica.id()).await?.ok_or(ReplicaError::NotFound(replica.id()))?;
+        let now = paht_platform::clock::now();
+        store::update_lifecycle(txn, row, &replica.state, None, now).await.map_err(replica_error)?;
+        Ok(Replica { version: replica.version + 1, ..replica })
+    }
+}

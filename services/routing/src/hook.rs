@@ -1,0 +1,41 @@
+//! The replica hook of routing: after every change of a replica (an own command or a replayed
+//! event), in the same transaction, the `cases` index and the `deadlines` table are brought in
+//! step.
+
+use async_trait::async_trait;
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use paht_domain::lifecycle as lc;
+use paht_platform::db::DbError;
+use paht_platform::replica::{Hook, Replica};
+use sea_orm::DatabaseTransaction;
+
+use crate::deadlines::{self, LeadTime};
+use crate::store::cases;
+
+/// Keeps `cases` (duplicates, queues) and `deadlines` (the sweeper's rows) in step with the
+/// replicas.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CaseIndex {
+    lead: LeadTime,
+}
+
+impl CaseIndex {
+    /// The hook, with reminders of new deadlines going out as `lead` says.
+    pub fn new(lead: LeadTime) -> Self {
+        CaseIndex { lead }
+    }
+}
+
+/// The wall clock at microsecond precision (what Postgres keeps).
+pub(crate) fn now_micros() -> DateTime<Utc> {
+    let now = Utc::now();
+    now.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(now)
+}
+
+#[async_trait]
+impl Hook for CaseIndex {
+    async fn changed(&self, txn: &DatabaseTransaction, _: Option<&lc::Report>, after: &Replica) -> Result<(), DbError> {
+        cases::index(txn, after, now_micros()).await?;
+        deadlines::sync(txn, &after.state, &self.lead).await
+    }
+}
