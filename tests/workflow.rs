@@ -23,6 +23,7 @@ use paht_proto::v1::routing_service_client::RoutingServiceClient;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
+use uuid::Uuid;
 
 const START: &str = "2027-04-28T09:00:00+07:00";
 const LEAD: &str = "SO-XD-86"; // Sở Xây dựng: roads and drains
@@ -393,4 +394,93 @@ async fn forbidden_actions_change_nothing(c: &mut Clients, p: &People, lead: &v1
     }
     let after = (assignment(c, &p.lead_officer, &lead.id).await, assignment(c, &p.co_officer, &co.id).await);
     assert_eq!(before, after, "refused actions changed nothing");
+}
+
+// R13.1, R14.4, R8.2a: the deadline sweeper, killed mid-run and started again (twice), reports each
+// missed handling deadline exactly once. Business time first runs on 28 April 2027 while the reports
+// are dispatched; routing then restarts on 20 May 2027, after every handling deadline (7 May).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_sweeper_reports_each_missed_deadline_once() {
+    const REPORTS: usize = 24;
+    let suite = Suite::new().await;
+    let bus = suite.bus().await;
+    let stop = CancellationToken::new();
+    let observer = observe_all(&bus, "e2e-sweeper-observer", &stop).await;
+    let env = [("PAHT_CLOCK_START", START)];
+    let intake = suite.serve_services("intake", "intake", &env);
+    let routing = suite.serve_services("routing-1", "routing", &env);
+    let mut intake_client = intake.client().await;
+    let routing_client = RoutingServiceClient::connect(routing.grpc.clone()).await.unwrap();
+    let issuer = suite.issuer();
+    let operator = token(&issuer, Role::IocOperator, INSTANCE);
+    let channel = token(&issuer, Role::System, INSTANCE);
+    let mut assignments = Vec::new();
+    for n in 0..REPORTS {
+        let mut request = submission(&format!("sweep-{n}"));
+        request.event_time = Some(timestamp(local(START) - TimeDelta::hours(3)));
+        let receipt = intake_client.submit_report(authed(&channel, request)).await.unwrap().into_inner();
+        let accept = v1::AcceptReportRequest { report_id: receipt.report_id.clone(), category_id: String::new() };
+        intake_client.accept_report(authed(&operator, accept)).await.unwrap();
+        let dispatched = eventually("dispatch", || {
+            let req = v1::DispatchRequest {
+                report_id: receipt.report_id.clone(),
+                targets: vec![v1::DispatchTarget { agency_unit_id: LEAD.into(), lead: true }],
+                note: String::new(),
+            };
+            let token = operator.clone();
+            let mut r = routing_client.clone();
+            async move { r.dispatch(authed(&token, req)).await }
+        })
+        .await
+        .into_inner();
+        assignments.push(dispatched.assignments[0].id.clone());
+    }
+    // On 28 April nothing is missed yet.
+    routing.stop();
+    assert!(!observer.snapshot().iter().any(|s| s.routing_key == "deadline.missed"));
+
+    // Three weeks later: every handling deadline has passed. Kill the sweeper twice while it works.
+    let later = [("PAHT_CLOCK_START", "2027-05-20T09:00:00+07:00")];
+    let missed = |seen: &[Seen]| {
+        let mut ids: Vec<Uuid> =
+            seen.iter().filter(|s| s.routing_key == "deadline.missed").map(|s| s.event_id).collect();
+        ids.sort();
+        ids.dedup();
+        ids.len()
+    };
+    for run in ["routing-2", "routing-3"] {
+        let before = missed(&observer.snapshot());
+        let routing = suite.serve_services(run, "routing", &later);
+        observer.wait_for(Duration::from_secs(20), |seen| missed(seen) > before || missed(seen) >= REPORTS).await;
+        routing.kill();
+    }
+    let routing = suite.serve_services("routing-4", "routing", &later);
+    observer.wait_for(Duration::from_secs(60), |seen| missed(seen) >= REPORTS).await;
+    tokio::time::sleep(Duration::from_secs(3)).await; // a duplicate would arrive within a few sweeps
+
+    // Exactly one missed event per (assignment, stage), whatever the broker redelivered.
+    let mut per_stage: std::collections::BTreeMap<(String, i32), std::collections::BTreeSet<String>> =
+        Default::default();
+    for envelope in observer.envelopes() {
+        if let Some(v1::event_envelope::Payload::DeadlineMissed(m)) = &envelope.payload {
+            let stage = m.deadline.as_ref().unwrap().stage;
+            per_stage.entry((m.assignment_id.clone(), stage)).or_default().insert(envelope.event_id.clone());
+            assert_eq!(m.responsible_unit_id, LEAD);
+            assert_eq!(due(&m.deadline), local("2027-05-07T17:00:00+07:00"), "R8.2a handling deadline");
+        }
+    }
+    assert_eq!(per_stage.len(), REPORTS, "one missed stage per dispatched report: {per_stage:?}");
+    for ((assignment, stage), ids) in &per_stage {
+        assert_eq!(
+            stage,
+            &(v1::DeadlineStage::Handling as i32),
+            "only handling is missed; return and explanation are windows"
+        );
+        assert!(assignments.contains(assignment));
+        assert_eq!(ids.len(), 1, "{assignment}: {ids:?}");
+    }
+    stop.cancel();
+    routing.stop();
+    intake.stop();
+    suite.cleanup().await;
 }

@@ -121,6 +121,11 @@ uploads_per_address = {{ max = 0, window_secs = 1 }}
 [intake.blobs.backend]
 kind = "local"
 root = "{blobs}"
+# Small batches and a short lease, so a test can kill the sweeper mid-run and see a successor.
+[routing.sweeper]
+interval_secs = 1
+lease_ttl_secs = 3
+batch = 4
 "#,
             data = dir.join("data").display(),
             url = db.url,
