@@ -172,7 +172,9 @@ async fn a_report_goes_through_two_agencies_a_return_an_explanation_and_a_send_b
     }
 
     // Processing has them once report.dispatched reaches it; each agency sees its own inbox, by deadline.
-    arrived(&c, &p.lead_officer, &lead.id).await;
+    let at_lead = arrived(&c, &p.lead_officer, &lead.id).await;
+    assert_eq!(at_lead.instructions, "Khẩn", "the operator's note reaches the agency");
+    assert_eq!(at_lead.handling_deadline, lead.handling_deadline, "processing computed the same deadline");
     arrived(&c, &p.co_officer, &co.id).await;
     let inbox = v1::ListInboxRequest::default();
     let items = c.processing.list_inbox(authed(&p.lead_officer, inbox)).await.unwrap().into_inner().items;

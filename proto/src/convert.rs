@@ -151,6 +151,7 @@ pub fn assignment(a: &lc::Assignment, report_id: &str) -> v1::Assignment {
         return_reason: a.return_reason.clone().unwrap_or_default(),
         send_back_reason: a.send_back_reason.clone().unwrap_or_default(),
         assigned_at: Some(timestamp(a.assigned_at)),
+        instructions: a.instructions.clone().unwrap_or_default(),
     }
 }
 
@@ -409,7 +410,7 @@ mod tests {
             Report::receive(new, &Actor::new("s", Role::System, UnitId::new("IOC")), t0, &cal).unwrap()
         };
         let dispatch = |id, agency: &str| Command::Dispatch {
-            assignments: vec![NewAssignment { id, agency: UnitId::new(agency), lead: true }],
+            assignments: vec![NewAssignment { id, agency: UnitId::new(agency), lead: true, instructions: None }],
         };
         let result = |id| Command::SubmitResult { assignment: id, text: "x".into(), attachments: vec![] };
         let paths: Vec<(u128, Vec<(Actor, Command)>)> = vec![

@@ -141,6 +141,7 @@ pub fn replay(envelope: &v1::EventEnvelope) -> Result<Replay, ReplayError> {
                         id: assignment_id("payload.assignments.id", &a.id)?,
                         agency: UnitId::new(&a.agency_unit_id),
                         lead: a.lead,
+                        instructions: Some(a.instructions.clone()).filter(|i| !i.is_empty()),
                     })
                 })
                 .collect::<Result<_, ReplayError>>()?,
@@ -213,6 +214,8 @@ pub fn replay(envelope: &v1::EventEnvelope) -> Result<Replay, ReplayError> {
                                     id: assignment_id("payload.directive.dispatch.assignment_ids", id)?,
                                     agency: UnitId::new(agency),
                                     lead: lead(agency),
+                                    // As issued: the domain gives them the directive's instructions.
+                                    instructions: None,
                                 })
                             })
                             .collect::<Result<_, ReplayError>>()?,

@@ -69,7 +69,7 @@ impl World {
 }
 
 fn new_assignment(agency: &str, lead: bool) -> NewAssignment {
-    NewAssignment { id: AssignmentId::from_uuid(Uuid::now_v7()), agency: UnitId::new(agency), lead }
+    NewAssignment { id: AssignmentId::from_uuid(Uuid::now_v7()), agency: UnitId::new(agency), lead, instructions: None }
 }
 
 #[test]
@@ -83,7 +83,8 @@ fn a_replica_follows_dispatch_return_redispatch_explain_send_back_and_approval()
     let mut w = World::new();
     let ioc = actor(Role::IocOperator, IOC);
     w.run(Command::Accept, &ioc);
-    let (a, b) = (new_assignment("SO-XD-86", true), new_assignment("UBND-29551", false));
+    let (mut a, b) = (new_assignment("SO-XD-86", true), new_assignment("UBND-29551", false));
+    a.instructions = Some("Khẩn, báo cáo trước 17 giờ".into());
     w.run(Command::Dispatch { assignments: vec![a.clone(), b.clone()] }, &ioc);
     w.run(
         Command::Return { assignment: b.id, reason: "Không thuộc thẩm quyền".into() },

@@ -203,6 +203,7 @@ async fn intake_follows_the_report_after_the_check(h: Harness) {
             id: paht_domain::ids::AssignmentId::from_uuid(uuid::Uuid::now_v7()),
             agency: paht_domain::ids::UnitId::new("SO-XD-86"),
             lead: true,
+            instructions: None,
         }],
     };
     let now = paht_platform::clock::now();

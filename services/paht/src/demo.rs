@@ -119,8 +119,8 @@ pub fn run(out: &mut impl Write) -> anyhow::Result<()> {
     walk.after(15)?;
     let dispatch = Command::Dispatch {
         assignments: vec![
-            NewAssignment { id: aid(1), agency: UnitId::new(WATER), lead: true },
-            NewAssignment { id: aid(2), agency: UnitId::new(WARD), lead: false },
+            NewAssignment { id: aid(1), agency: UnitId::new(WATER), lead: true, instructions: None },
+            NewAssignment { id: aid(2), agency: UnitId::new(WARD), lead: false, instructions: None },
         ],
     };
     walk.step(&ioc, "dispatches: water company leads, ward assists", dispatch)?;
@@ -137,7 +137,14 @@ pub fn run(out: &mut impl Write) -> anyhow::Result<()> {
     walk.step(
         &ioc,
         "re-dispatches to the power company (R8.2b)",
-        Command::Dispatch { assignments: vec![NewAssignment { id: aid(3), agency: UnitId::new(POWER), lead: false }] },
+        Command::Dispatch {
+            assignments: vec![NewAssignment {
+                id: aid(3),
+                agency: UnitId::new(POWER),
+                lead: false,
+                instructions: None,
+            }],
+        },
     )?;
     walk.after(240)?;
     walk.step(

@@ -16,7 +16,7 @@ use paht_platform::cache::{Cache, MemoryCache};
 use paht_platform::db::{Db, OutboxRelay, RelayConfig};
 use paht_proto::v1;
 use paht_routing::deadlines::{LEASE_NAME, StaticRecipients, SweepStats, Sweeper, SweeperConfig, entity};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use tokio_util::sync::CancellationToken;
 
 /// 1,000 reports waiting for their check and 1,000 with an agency, all long overdue.
@@ -60,10 +60,17 @@ async fn assert_each_missed_once(db: &Db) {
 }
 
 /// Rows marked missed, and deadline events in the outbox: always equal, whenever looked at.
+/// Both counts in one statement, so they come from one snapshot: a killed sweeper's COMMIT may
+/// still land on the server after its task is gone, and two separate reads could straddle it.
 async fn marks_and_events(db: &Db) -> (u64, usize) {
-    let marked =
-        entity::Entity::find().filter(entity::Column::MissedSentAt.is_not_null()).count(db.conn()).await.unwrap();
-    (marked, outbox_len(db).await)
+    let both = sea_orm::Statement::from_string(
+        db.conn().get_database_backend(),
+        "SELECT (SELECT COUNT(*) FROM deadlines WHERE missed_sent_at IS NOT NULL) AS marked, \
+         (SELECT COUNT(*) FROM outbox) AS events",
+    );
+    let row = db.conn().query_one_raw(both).await.unwrap().unwrap();
+    let (marked, events): (i64, i64) = (row.try_get("", "marked").unwrap(), row.try_get("", "events").unwrap());
+    (marked as u64, events as usize)
 }
 
 /// R13.1, R14.4: sweeper tasks killed in the middle of their batches (as a crash or `kill -9`

@@ -115,7 +115,7 @@ fn to_new(list: &[(u8, usize, bool)], report: &Report) -> Vec<NewAssignment> {
         .map(|(i, (id, ag, follow))| {
             let lead = if *follow { std::mem::replace(&mut need_lead, false) } else { *id % 2 == 0 };
             let id = if *id == 7 { aid(1) } else { aid(next + i as u8) };
-            NewAssignment { id, agency: UnitId::new(AGENCIES[*ag]), lead }
+            NewAssignment { id, agency: UnitId::new(AGENCIES[*ag]), lead, instructions: None }
         })
         .collect()
 }

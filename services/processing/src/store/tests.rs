@@ -39,8 +39,8 @@ fn dispatched() -> (Report, WorkingCalendar) {
     let report = report.apply(Command::Accept, &ioc, t0, &cal).unwrap().report;
     let dispatch = Command::Dispatch {
         assignments: vec![
-            NewAssignment { id: aid(1), agency: UnitId::new("AG1"), lead: true },
-            NewAssignment { id: aid(2), agency: UnitId::new("AG2"), lead: false },
+            NewAssignment { id: aid(1), agency: UnitId::new("AG1"), lead: true, instructions: None },
+            NewAssignment { id: aid(2), agency: UnitId::new("AG2"), lead: false, instructions: None },
         ],
     };
     let report = report.apply(dispatch, &ioc, t0 + TimeDelta::minutes(10), &cal).unwrap().report;

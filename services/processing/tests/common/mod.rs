@@ -228,7 +228,12 @@ impl Story {
             .iter()
             .zip(&ids)
             .enumerate()
-            .map(|(i, (agency, id))| NewAssignment { id: *id, agency: UnitId::new(*agency), lead: i == 0 })
+            .map(|(i, (agency, id))| NewAssignment {
+                id: *id,
+                agency: UnitId::new(*agency),
+                lead: i == 0,
+                instructions: None,
+            })
             .collect();
         let envelope = self.step(&ioc_actor(), Command::Dispatch { assignments }, at).remove(0);
         (ids, envelope)

@@ -82,6 +82,7 @@ pub(super) fn assignments(
             id: AssignmentId::from_uuid(Uuid::now_v7()),
             agency: UnitId::new(t.agency()),
             lead: t.lead || lone,
+            instructions: None,
         })
         .collect())
 }
@@ -105,6 +106,15 @@ fn dispatch_refusal(err: ReplicaError, targets: &[Target], list_field: &str, lea
         LifecycleError::NoAgencies => RoutingError::field(list_field, message),
         _ => err.into(),
     }
+}
+
+/// The dispatcher's note as every new assignment's instructions (R7.3b).
+fn with_instructions(mut new: Vec<NewAssignment>, note: &str) -> Vec<NewAssignment> {
+    let note = Some(note.trim().to_owned()).filter(|n| !n.is_empty());
+    for a in &mut new {
+        a.instructions.clone_from(&note);
+    }
+    new
 }
 
 /// The new assignments of a command, as the protocol's.
@@ -205,7 +215,7 @@ impl RoutingService {
         if targets.is_empty() {
             return Err(RoutingError::field("targets", "name at least one handling agency (R7.3b)"));
         }
-        let new = assignments(snapshot.directory(), state, &targets, "targets")?;
+        let new = with_instructions(assignments(snapshot.directory(), state, &targets, "targets")?, &req.note);
         let ids: Vec<AssignmentId> = new.iter().map(|a| a.id).collect();
         let command = Command::Dispatch { assignments: new };
         let executed = replica::execute(&txn, replica, command, &auth.actor(), self.now(), &self.calendar, &self.index)
@@ -271,7 +281,7 @@ impl RoutingService {
         if targets.is_empty() {
             return Err(RoutingError::field("targets", "name at least one handling agency (R8.2b)"));
         }
-        let new = assignments(snapshot.directory(), state, &targets, "targets")?;
+        let new = with_instructions(assignments(snapshot.directory(), state, &targets, "targets")?, &req.note);
         let ids: Vec<AssignmentId> = new.iter().map(|a| a.id).collect();
         let report_id = state.id;
         let now = self.now();
@@ -388,6 +398,7 @@ impl RoutingService {
                         lead: !lead.is_empty() && a.trim() == lead,
                     })
                     .collect();
+                // The domain gives each new assignment the directive's instructions.
                 let assignments = assignments(directory, state, &targets, "directive.dispatch.agency_unit_ids")?;
                 Command::Direct(Directive::Dispatch { assignments, note: directive.instructions.clone() })
             }

@@ -201,7 +201,12 @@ impl World {
         let assignments = agencies
             .iter()
             .enumerate()
-            .map(|(i, a)| NewAssignment { id: aid(i as u128 + 1), agency: UnitId::new(*a), lead: i == 0 })
+            .map(|(i, a)| NewAssignment {
+                id: aid(i as u128 + 1),
+                agency: UnitId::new(*a),
+                lead: i == 0,
+                instructions: None,
+            })
             .collect();
         self.apply(&ioc(), at, Command::Dispatch { assignments })
     }

@@ -17,6 +17,9 @@ pub struct NewAssignment {
     pub agency: UnitId,
     /// Whether this agency leads (chủ trì); the others co-handle (phối hợp).
     pub lead: bool,
+    /// The dispatcher's instructions to the agency, if any.
+    #[serde(default)]
+    pub instructions: Option<String>,
 }
 
 /// Why the IOC escalates a report to the provincial office.

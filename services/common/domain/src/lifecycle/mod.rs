@@ -197,6 +197,9 @@ pub struct Assignment {
     pub agency: UnitId,
     /// Whether it leads.
     pub lead: bool,
+    /// The dispatcher's instructions to the agency (R7.3b), if any.
+    #[serde(default)]
+    pub instructions: Option<String>,
     /// Where it stands.
     pub status: AssignmentStatus,
     /// When it was (last) assigned.

@@ -93,7 +93,7 @@ fn leader(agency: &str) -> Actor {
 }
 
 fn new_assignment(n: u128, agency: &str, lead: bool) -> NewAssignment {
-    NewAssignment { id: aid(n), agency: unit(agency), lead }
+    NewAssignment { id: aid(n), agency: unit(agency), lead, instructions: None }
 }
 
 fn dispatch_two() -> Command {

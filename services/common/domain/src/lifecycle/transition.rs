@@ -359,7 +359,8 @@ impl Step<'_> {
         }
         let mut dispatched = Vec::with_capacity(new.len());
         for n in new {
-            let a = self.fresh_assignment(n.id, n.agency, n.lead)?;
+            let mut a = self.fresh_assignment(n.id, n.agency, n.lead)?;
+            a.instructions = n.instructions.filter(|i| !i.trim().is_empty());
             dispatched.push(summary(&a));
             self.report.assignments.push(a);
         }
@@ -384,6 +385,7 @@ impl Step<'_> {
             id,
             agency,
             lead,
+            instructions: None,
             status: AssignmentStatus::Assigned,
             assigned_at: self.now,
             handling,
@@ -408,7 +410,13 @@ impl Step<'_> {
                     self.emit(EventKind::DirectiveIssued { directive: directive.clone() });
                 } else {
                     self.emit(EventKind::DirectiveIssued { directive: directive.clone() });
-                    self.dispatch(assignments.clone())?;
+                    // The office's instructions go to each agency it names.
+                    let instructed = assignments
+                        .iter()
+                        .cloned()
+                        .map(|a| NewAssignment { instructions: a.instructions.or_else(|| Some(note.clone())), ..a })
+                        .collect();
+                    self.dispatch(instructed)?;
                 }
             }
             Directive::Close { notice } => {
@@ -444,7 +452,8 @@ impl Step<'_> {
             let slot = self.report.assignments.iter_mut().find(|a| a.id == id).expect("assignment listed above");
             // Keep the earlier result for the record; the new round starts clean otherwise.
             let previous = slot.result.take();
-            *slot = Assignment { result: previous, ..fresh };
+            let instructions = slot.instructions.take();
+            *slot = Assignment { result: previous, instructions, ..fresh };
         }
         self.report.open_deadlines.clear();
         Ok(out)

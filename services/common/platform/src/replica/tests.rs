@@ -157,6 +157,7 @@ async fn an_own_command_saves_enqueues_and_a_refused_one_changes_nothing() {
                 id: AssignmentId::from_uuid(Uuid::now_v7()),
                 agency: UnitId::new("SO-XD-86"),
                 lead: true,
+                instructions: None,
             }],
         };
         let hook = Counting::default();
