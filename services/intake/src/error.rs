@@ -133,15 +133,8 @@ impl From<IntakeError> for Status {
             IntakeError::NotFound(_) => Status::not_found(err.to_string()),
             IntakeError::Forbidden(_) => Status::permission_denied(err.to_string()),
             IntakeError::Lifecycle(e) => paht_platform::status::lifecycle_status(e),
-            IntakeError::Db(db) if db.is_transient() => {
-                tracing::warn!(error = %err, "database unavailable");
-                Status::unavailable("tạm thời không xử lý được, vui lòng thử lại / temporarily unavailable, retry")
-            }
-            IntakeError::Db(_) | IntakeError::Vault(_) | IntakeError::Corrupt(_) => {
-                // The detail goes to the log (ids only); the caller learns nothing internal.
-                tracing::error!(error = %err, "intake internal error");
-                Status::internal("internal error")
-            }
+            IntakeError::Db(db) => paht_platform::status::internal(&err, db.is_transient()),
+            IntakeError::Vault(_) | IntakeError::Corrupt(_) => paht_platform::status::internal(&err, false),
         }
     }
 }

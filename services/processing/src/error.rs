@@ -66,15 +66,8 @@ impl From<ProcessingError> for Status {
                 }
             }
             ProcessingError::Replica(replica) => replica.into(),
-            ProcessingError::Db(db) if db.is_transient() => {
-                tracing::warn!(error = %db, "database unavailable");
-                Status::unavailable("tạm thời không xử lý được, vui lòng thử lại / temporarily unavailable, retry")
-            }
-            ProcessingError::Db(_) | ProcessingError::Corrupt(_) => {
-                // The detail goes to the log (ids only); the caller learns nothing internal.
-                tracing::error!(error = %err, "processing internal error");
-                Status::internal("internal error")
-            }
+            ProcessingError::Db(ref db) => paht_platform::status::internal(&err, db.is_transient()),
+            ProcessingError::Corrupt(_) => paht_platform::status::internal(&err, false),
         }
     }
 }

@@ -134,6 +134,8 @@ async fn explain_moves_the_handling_deadline_r8_2a(h: Harness) {
 
 // R9.2: a submitted result waits for the leader for 1 working day, counted from the next
 // working day: Thursday's result is due Friday 17:00, Friday's is due Monday 17:00.
+// R4.5: the result is recorded on the system in full — text, files, officer, time — and goes
+// out as `assignment.resolved` in the same transaction.
 async fn submit_starts_the_approval_day_r9_2(h: Harness) {
     let (_, a) = dispatched_report(&h, "Vỉa hè bị lấn chiếm", "2027-03-08", &[AG1, AG2]).await;
     let files = [Uuid::now_v7().to_string(), Uuid::now_v7().to_string()];

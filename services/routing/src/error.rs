@@ -52,15 +52,8 @@ impl From<RoutingError> for Status {
             RoutingError::Forbidden(_) => Status::permission_denied(err.to_string()),
             RoutingError::FailedPrecondition(_) => Status::failed_precondition(err.to_string()),
             RoutingError::Replica(replica) => replica.into(),
-            RoutingError::Db(db) if db.is_transient() => {
-                tracing::warn!(error = %db, "database unavailable");
-                Status::unavailable("tạm thời không xử lý được, vui lòng thử lại / temporarily unavailable, retry")
-            }
-            RoutingError::Db(_) | RoutingError::Corrupt(_) => {
-                // The detail goes to the log (ids only); the caller learns nothing internal.
-                tracing::error!(error = %err, "routing internal error");
-                Status::internal("internal error")
-            }
+            RoutingError::Db(ref db) => paht_platform::status::internal(&err, db.is_transient()),
+            RoutingError::Corrupt(_) => paht_platform::status::internal(&err, false),
         }
     }
 }

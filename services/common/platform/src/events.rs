@@ -8,6 +8,7 @@ use prost::Message as _;
 use uuid::Uuid;
 
 use crate::bus::Message;
+use crate::db::DbError;
 
 /// The outbox messages of a transition's events: envelope encoded with prost, a fresh v7
 /// event id, the routing key of its payload and the current trace context. `after` is the
@@ -49,4 +50,27 @@ pub fn message(envelope: &v1::EventEnvelope) -> Message {
 
 fn routing_key_of(envelope: &v1::EventEnvelope) -> &'static str {
     envelope.payload.as_ref().map(paht_proto::routing_key).unwrap_or("unknown")
+}
+
+/// The events in the outbox, oldest first, decoded: (routing key, envelope). For operators
+/// inspecting what a service emitted and for tests; a payload that is not an envelope is
+/// reported as [`DbError::Query`] with the row's id.
+pub async fn in_outbox(conn: &impl sea_orm::ConnectionTrait) -> Result<Vec<(String, v1::EventEnvelope)>, DbError> {
+    use sea_orm::sea_query::{Alias, Query};
+    let select = Query::select()
+        .columns([Alias::new("id"), Alias::new("routing_key"), Alias::new("payload")])
+        .from(Alias::new("outbox"))
+        .order_by(Alias::new("id"), sea_orm::Order::Asc)
+        .to_owned();
+    let rows = conn.query_all(&select).await?;
+    rows.iter()
+        .map(|r| {
+            let id: i64 = r.try_get("", "id")?;
+            let key: String = r.try_get("", "routing_key")?;
+            let payload: Vec<u8> = r.try_get("", "payload")?;
+            let envelope = v1::EventEnvelope::decode(payload.as_slice())
+                .map_err(|e| sea_orm::DbErr::Custom(format!("outbox row {id} is not an EventEnvelope: {e}")))?;
+            Ok((key, envelope))
+        })
+        .collect()
 }

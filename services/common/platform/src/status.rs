@@ -27,6 +27,19 @@ pub fn lifecycle_status(err: &LifecycleError) -> Status {
     }
 }
 
+/// A failure of the service itself as the caller sees it: UNAVAILABLE when the database is down or
+/// restarting (retrying may succeed; a channel retries with its idempotency key), INTERNAL
+/// otherwise. The detail goes to the log only (it carries ids, never personal data).
+pub fn internal(err: &(dyn std::error::Error + 'static), transient: bool) -> Status {
+    if transient {
+        tracing::warn!(error = %err, "database unavailable");
+        Status::unavailable("tạm thời không xử lý được, vui lòng thử lại / temporarily unavailable, retry")
+    } else {
+        tracing::error!(error = %err, "internal error");
+        Status::internal("internal error")
+    }
+}
+
 /// INVALID_ARGUMENT naming every bad field, with a `google.rpc.BadRequest` detail.
 pub fn invalid(fields: &[(String, String)]) -> Status {
     let names = fields.iter().map(|(f, _)| f.as_str()).collect::<Vec<_>>().join(", ");

@@ -22,7 +22,6 @@ use paht_processing::store::assignment;
 use paht_processing::{ProcessingParts, ProcessingService};
 use paht_proto::convert;
 use paht_proto::v1;
-use prost::Message as _;
 use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder};
 use tonic::{Request, Status};
@@ -119,19 +118,7 @@ impl Harness {
 
     /// The outbox, decoded: (routing key, envelope), in insertion order.
     pub async fn outbox(&self) -> Vec<(String, v1::EventEnvelope)> {
-        let select = Query::select()
-            .columns([Alias::new("routing_key"), Alias::new("payload")])
-            .from(Alias::new("outbox"))
-            .order_by(Alias::new("id"), sea_orm::Order::Asc)
-            .to_owned();
-        let rows = self.db.conn().query_all(&select).await.unwrap();
-        rows.iter()
-            .map(|r| {
-                let key: String = r.try_get("", "routing_key").unwrap();
-                let payload: Vec<u8> = r.try_get("", "payload").unwrap();
-                (key, v1::EventEnvelope::decode(payload.as_slice()).unwrap())
-            })
-            .collect()
+        paht_platform::events::in_outbox(self.db.conn()).await.unwrap()
     }
 
     /// The routing keys of the outbox, in insertion order.

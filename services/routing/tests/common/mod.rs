@@ -27,7 +27,6 @@ use paht_routing::directory::Directory;
 use paht_routing::rules::RoutingRules;
 use paht_routing::store::{case, redispatch};
 use paht_routing::{RoutingConfig, RoutingParts, RoutingService};
-use prost::Message as _;
 use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder};
 use tonic::{Request, Status};
@@ -191,19 +190,7 @@ impl Harness {
 
     /// The outbox, decoded: (routing key, envelope), in insertion order.
     pub async fn outbox(&self) -> Vec<(String, v1::EventEnvelope)> {
-        let select = Query::select()
-            .columns([Alias::new("routing_key"), Alias::new("payload")])
-            .from(Alias::new("outbox"))
-            .order_by(Alias::new("id"), sea_orm::Order::Asc)
-            .to_owned();
-        let rows = self.db.conn().query_all(&select).await.unwrap();
-        rows.iter()
-            .map(|r| {
-                let key: String = r.try_get("", "routing_key").unwrap();
-                let payload: Vec<u8> = r.try_get("", "payload").unwrap();
-                (key, v1::EventEnvelope::decode(payload.as_slice()).unwrap())
-            })
-            .collect()
+        paht_platform::events::in_outbox(self.db.conn()).await.unwrap()
     }
 
     /// The routing keys of the outbox, in insertion order.

@@ -101,18 +101,8 @@ impl From<ReplicaError> for Status {
         match &err {
             ReplicaError::Lifecycle(e) => crate::status::lifecycle_status(e),
             ReplicaError::NotFound(_) => Status::not_found(err.to_string()),
-            ReplicaError::Db(e) if e.is_transient() => {
-                tracing::warn!(error = %e, "database unavailable");
-                Status::unavailable("the database is unavailable; retry")
-            }
-            ReplicaError::Db(e) => {
-                tracing::error!(error = %e, "database error");
-                Status::internal("internal error")
-            }
-            ReplicaError::Decode(what) => {
-                tracing::error!(what, "stored replica cannot be decoded");
-                Status::internal("internal error")
-            }
+            ReplicaError::Db(e) => crate::status::internal(e, e.is_transient()),
+            ReplicaError::Decode(_) => crate::status::internal(&err, false),
         }
     }
 }
