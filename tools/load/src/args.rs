@@ -30,8 +30,11 @@ pub enum Command {
     /// through pgbench (Postgres) or the sqlite3 shell (SQLite).
     Baseline(BaselineArgs),
     /// A Markdown table of `--json` summaries: each submit run beside the baseline of the same
-    /// label and rate.
+    /// label and rate; workflow runs in a table of their own.
     Table(TableArgs),
+    /// The mixed workflow: each flow submits a report, accepts it, dispatches it to one agency,
+    /// submits the agency's result and approves it, across intake, routing and processing.
+    Workflow(Box<WorkflowArgs>),
 }
 
 /// How fast to send.
@@ -128,6 +131,108 @@ pub struct SubmitArgs {
     /// Print one JSON object instead of the text report.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Options of the workflow run.
+///
+/// Each role's token comes as the submit run's does: minted beforehand with `paht token` and
+/// passed by flag or environment (see `--help` of each).
+#[derive(Clone, Debug, Args)]
+pub struct WorkflowArgs {
+    /// The gRPC endpoint of every service (embedded mode and a `paht serve --services
+    /// intake,routing,processing` process serve all three on one port).
+    #[arg(long, default_value = "http://127.0.0.1:50051")]
+    pub target: String,
+    /// IntakeService's endpoint, when not `--target`.
+    #[arg(long)]
+    pub intake: Option<String>,
+    /// RoutingService's endpoint, when not `--target`.
+    #[arg(long)]
+    pub routing: Option<String>,
+    /// ProcessingService's endpoint, when not `--target`.
+    #[arg(long)]
+    pub processing: Option<String>,
+    /// Token of the channel that submits (`paht token --subject load --role system --unit IOC-86`).
+    #[arg(long, env = "PAHT_TOKEN", hide_env_values = true)]
+    pub channel_token: Option<String>,
+    /// Token of the IOC operator who accepts and dispatches
+    /// (`paht token --subject load-op --role ioc_operator --unit IOC-86`).
+    #[arg(long, env = "PAHT_OPERATOR_TOKEN", hide_env_values = true)]
+    pub operator_token: Option<String>,
+    /// Token of an officer of the agency, who submits the result
+    /// (`paht token --subject load-officer --role officer --unit SO-XD-86`).
+    #[arg(long, env = "PAHT_OFFICER_TOKEN", hide_env_values = true)]
+    pub officer_token: Option<String>,
+    /// Token of a leader of the agency, who approves the result
+    /// (`paht token --subject load-leader --role leader --unit SO-XD-86`).
+    #[arg(long, env = "PAHT_LEADER_TOKEN", hide_env_values = true)]
+    pub leader_token: Option<String>,
+    /// The IOC instance the operator acts for (the operator token's unit; named in hints).
+    #[arg(long, default_value = "IOC-86")]
+    pub instance: String,
+    /// The agency every report is dispatched to, as lead (the officer and leader tokens' unit).
+    #[arg(long, default_value = "SO-XD-86")]
+    pub agency: String,
+    /// The category the operator confirms at the check; empty keeps the reporter's (none).
+    #[arg(long, default_value = "")]
+    pub category: String,
+    /// Flows started per second (open loop, latency from each flow's due time), or `max`
+    /// (closed loop: each of `--concurrency` flows starts the next when it ends).
+    #[arg(long, default_value = "max")]
+    pub rate: Rate,
+    /// Flows in flight at most.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub concurrency: u32,
+    /// HTTP/2 connections to each distinct endpoint, shared by the flows (round robin).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1_000))]
+    pub connections: u32,
+    /// How long to measure, after the warm-up.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// How long to run flows before measuring; flows started then are not counted.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub warmup: Duration,
+    /// Deadline of one RPC; an RPC still open then counts as DEADLINE_EXCEEDED.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// First back-off before retrying a step the other service's replica is not ready for
+    /// (FAILED_PRECONDITION or NOT_FOUND); doubles on each retry.
+    #[arg(long, default_value = "2ms", value_parser = parse_duration)]
+    pub retry_delay: Duration,
+    /// Longest back-off between two retries.
+    #[arg(long, default_value = "50ms", value_parser = parse_duration)]
+    pub retry_max_delay: Duration,
+    /// How long a step may wait for the other service to catch up before the flow fails with
+    /// the last code.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub retry_patience: Duration,
+    /// The server's Prometheus text endpoint, read at the end for the outbox relay lag; optional.
+    #[arg(long)]
+    pub metrics_url: Option<String>,
+    /// The server's process id: its CPU time over the measured window is reported per flow.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    /// Command names of other processes whose CPU over the measured window is reported too,
+    /// comma-separated (e.g. `postgres,beam.smp,redis-server`).
+    #[arg(long, value_delimiter = ',')]
+    pub cpu_of: Vec<String>,
+    /// A name for this run, repeated in the output.
+    #[arg(long)]
+    pub label: Option<String>,
+    /// Print one JSON object instead of the text report.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl WorkflowArgs {
+    /// The endpoints of intake, routing and processing: each its own flag, else `--target`.
+    pub fn endpoints(&self) -> [&str; 3] {
+        [
+            self.intake.as_deref().unwrap_or(&self.target),
+            self.routing.as_deref().unwrap_or(&self.target),
+            self.processing.as_deref().unwrap_or(&self.target),
+        ]
+    }
 }
 
 /// Options of the table.
@@ -251,5 +356,83 @@ mod tests {
         assert!(err.contains("reports per second"), "{err}");
         assert!(Cli::try_parse_from(["paht-load", "--concurrency", "0"]).is_err());
         assert!(Cli::try_parse_from(["paht-load", "--duration", "5 fortnights"]).is_err());
+    }
+
+    #[test]
+    fn workflow_defaults_send_every_service_to_the_target() {
+        let cli = Cli::try_parse_from(["paht-load", "workflow", "--target", "http://10.0.0.5:50051"]).unwrap();
+        let Some(Command::Workflow(w)) = cli.command else { panic!("workflow expected") };
+        assert_eq!(w.endpoints(), ["http://10.0.0.5:50051"; 3]);
+        assert_eq!((w.instance.as_str(), w.agency.as_str(), w.category.as_str()), ("IOC-86", "SO-XD-86", ""));
+        assert_eq!((w.rate, w.concurrency, w.connections), (Rate::Max, 32, 4));
+        assert_eq!(
+            (w.duration, w.warmup, w.timeout),
+            (Duration::from_secs(30), Duration::from_secs(5), Duration::from_secs(10))
+        );
+        assert_eq!(
+            (w.retry_delay, w.retry_max_delay, w.retry_patience),
+            (Duration::from_millis(2), Duration::from_millis(50), Duration::from_secs(10))
+        );
+    }
+
+    #[test]
+    fn workflow_endpoints_tokens_and_rates() {
+        let cli = Cli::try_parse_from([
+            "paht-load",
+            "workflow",
+            "--routing",
+            "http://r:2",
+            "--processing",
+            "http://p:3",
+            "--channel-token",
+            "c",
+            "--operator-token",
+            "o",
+            "--officer-token",
+            "f",
+            "--leader-token",
+            "l",
+            "--agency",
+            "UBND-29551",
+            "--rate",
+            "100",
+            "--concurrency",
+            "64",
+            "--duration",
+            "20s",
+            "--warmup",
+            "2s",
+            "--retry-delay",
+            "1ms",
+            "--retry-patience",
+            "3s",
+            "--cpu-of",
+            "postgres,beam.smp",
+            "--json",
+        ])
+        .unwrap();
+        let Some(Command::Workflow(w)) = cli.command else { panic!("workflow expected") };
+        assert_eq!(w.endpoints(), ["http://127.0.0.1:50051", "http://r:2", "http://p:3"]);
+        let tokens = [&w.channel_token, &w.operator_token, &w.officer_token, &w.leader_token];
+        assert_eq!(tokens.map(|t| t.as_deref().unwrap()), ["c", "o", "f", "l"]);
+        assert_eq!(w.agency, "UBND-29551");
+        assert_eq!((w.rate, w.concurrency), (Rate::PerSecond(100.0), 64));
+        assert_eq!((w.duration, w.warmup), (Duration::from_secs(20), Duration::from_secs(2)));
+        assert_eq!((w.retry_delay, w.retry_patience), (Duration::from_millis(1), Duration::from_secs(3)));
+        assert_eq!(w.cpu_of, ["postgres", "beam.smp"]);
+        assert!(w.json);
+    }
+
+    #[test]
+    fn workflow_refuses_bad_values_and_submit_flags() {
+        for bad in [
+            &["paht-load", "workflow", "--rate", "0"][..],
+            &["paht-load", "workflow", "--concurrency", "0"],
+            &["paht-load", "workflow", "--retry-delay", "soon"],
+            // The submit run's flags are not the workflow's.
+            &["paht-load", "workflow", "--endpoint", "http://x:1"],
+        ] {
+            assert!(Cli::try_parse_from(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -55,6 +55,44 @@ pub fn used_between(before: &HashMap<u32, Duration>, after: &HashMap<u32, Durati
     after.iter().map(|(pid, &cpu)| cpu.saturating_sub(before.get(pid).copied().unwrap_or_default())).sum()
 }
 
+/// The CPU times a run reads at the start and the end of its measured window: its own, the
+/// server's (by pid) and other processes' (by command name).
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    own: Option<Duration>,
+    server: Option<Duration>,
+    others: HashMap<u32, Duration>,
+}
+
+/// CPU used between two snapshots; `None` where a reading failed (e.g. the server exited).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Used {
+    pub own: Option<Duration>,
+    pub server: Option<Duration>,
+    pub others: Duration,
+}
+
+impl Snapshot {
+    /// Reads this process, `server_pid` if given, and every process named in `names`.
+    pub fn take(server_pid: Option<u32>, names: &[String]) -> Snapshot {
+        Snapshot {
+            own: cpu_time(std::process::id()).ok(),
+            server: server_pid.and_then(|pid| cpu_time(pid).ok()),
+            others: if names.is_empty() { HashMap::new() } else { cpu_by_name(names) },
+        }
+    }
+
+    /// What was used from this snapshot to `later`.
+    pub fn until(&self, later: &Snapshot) -> Used {
+        let diff = |a: Option<Duration>, b: Option<Duration>| a.zip(b).map(|(a, b)| b.saturating_sub(a));
+        Used {
+            own: diff(self.own, later.own),
+            server: diff(self.server, later.server),
+            others: used_between(&self.others, &later.others),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,5 +128,27 @@ mod tests {
         let own = std::fs::read_to_string("/proc/self/stat").unwrap();
         let name = comm_of(&own).unwrap().to_owned();
         assert!(cpu_by_name(&[name]).contains_key(&std::process::id()));
+    }
+
+    #[test]
+    fn snapshots_subtract_and_a_lost_server_reads_none() {
+        let earlier = Snapshot {
+            own: Some(Duration::from_secs(1)),
+            server: Some(Duration::from_secs(10)),
+            others: HashMap::from([(5, Duration::from_secs(2))]),
+        };
+        let later = Snapshot {
+            own: Some(Duration::from_millis(1_250)),
+            server: Some(Duration::from_secs(13)),
+            others: HashMap::from([(5, Duration::from_secs(3)), (6, Duration::from_secs(1))]),
+        };
+        let used = earlier.until(&later);
+        assert_eq!(used.own, Some(Duration::from_millis(250)));
+        assert_eq!(used.server, Some(Duration::from_secs(3)));
+        assert_eq!(used.others, Duration::from_secs(2));
+        let gone = Snapshot { server: None, ..later.clone() };
+        assert_eq!(earlier.until(&gone).server, None);
+        let live = Snapshot::take(Some(std::process::id()), &[]);
+        assert!(live.own.is_some() && live.server.is_some() && live.others.is_empty());
     }
 }

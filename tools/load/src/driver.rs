@@ -19,7 +19,7 @@ use crate::{cpu, metrics, workload};
 
 /// How long after the end a late open-loop client may still send what was due; slots not
 /// sent by then are reported as missed instead of stretching the run.
-const LATE_SEND_GRACE: Duration = Duration::from_secs(2);
+pub(crate) const LATE_SEND_GRACE: Duration = Duration::from_secs(2);
 
 /// How long to keep trying to connect to a server that is still starting.
 const CONNECT_PATIENCE: Duration = Duration::from_secs(30);
@@ -76,33 +76,36 @@ struct WorkerResult {
     warmup_errors: u64,
 }
 
-struct Window {
-    start: Instant,
-    measure_start: Instant,
-    end: Instant,
+/// When the run starts, starts measuring and ends.
+pub(crate) struct Window {
+    pub start: Instant,
+    pub measure_start: Instant,
+    pub end: Instant,
 }
 
 impl Window {
-    fn second_of(&self, at: Instant) -> usize {
+    /// Whole seconds into the measured window.
+    pub fn second_of(&self, at: Instant) -> usize {
         at.saturating_duration_since(self.measure_start).as_secs() as usize
     }
 }
 
-async fn connect(args: &SubmitArgs) -> anyhow::Result<Vec<Channel>> {
-    let endpoint = Endpoint::from_shared(args.endpoint.clone())
-        .with_context(|| format!("`{}` is not an endpoint URL", args.endpoint))?
+/// `connections` HTTP/2 connections to `url`, waiting for a server that is still starting.
+pub(crate) async fn connect(url: &str, connections: u32) -> anyhow::Result<Vec<Channel>> {
+    let endpoint = Endpoint::from_shared(url.to_owned())
+        .with_context(|| format!("`{url}` is not an endpoint URL"))?
         .tcp_nodelay(true)
         .connect_timeout(Duration::from_secs(5));
     let give_up = Instant::now() + CONNECT_PATIENCE;
     let mut channels = Vec::new();
-    while channels.len() < args.connections as usize {
+    while channels.len() < connections as usize {
         match endpoint.connect().await {
             Ok(channel) => channels.push(channel),
             Err(e) if Instant::now() < give_up => {
-                eprintln!("paht-load: waiting for {}: {e}", args.endpoint);
+                eprintln!("paht-load: waiting for {url}: {e}");
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
-            Err(e) => return Err(e).with_context(|| format!("cannot connect to {}", args.endpoint)),
+            Err(e) => return Err(e).with_context(|| format!("cannot connect to {url}")),
         }
     }
     Ok(channels)
@@ -118,7 +121,7 @@ pub async fn run(args: &SubmitArgs) -> anyhow::Result<Summary> {
     if let Some(pid) = args.server_pid {
         cpu::cpu_time(pid)?;
     }
-    let channels = connect(args).await?;
+    let channels = connect(&args.endpoint, args.connections).await?;
 
     // A short head start so that every worker is spawned before the first slot is due.
     let start = Instant::now() + Duration::from_millis(50);

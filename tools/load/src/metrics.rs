@@ -111,6 +111,35 @@ pub fn samples(page: &str, family: &str) -> BTreeMap<String, f64> {
     found
 }
 
+/// The samples of `family` grouped by the value of `label` (e.g. `service`), each group as
+/// [`samples`] gives it; series without the label are grouped under `""`.
+pub fn samples_by(page: &str, family: &str, label: &str) -> BTreeMap<String, BTreeMap<String, f64>> {
+    let mut groups: BTreeMap<String, String> = BTreeMap::new();
+    for line in page.lines().map(str::trim) {
+        if !line.starts_with(family) {
+            continue;
+        }
+        let value = line
+            .split_once('{')
+            .and_then(|(_, rest)| rest.split_once('}'))
+            .and_then(|(labels, _)| {
+                labels.split(',').find_map(|pair| {
+                    let (k, v) = pair.split_once('=')?;
+                    (k.trim() == label).then(|| v.trim().trim_matches('"').to_owned())
+                })
+            })
+            .unwrap_or_default();
+        let group = groups.entry(value).or_default();
+        group.push_str(line);
+        group.push('\n');
+    }
+    groups
+        .into_iter()
+        .map(|(value, lines)| (value, samples(&lines, family)))
+        .filter(|(_, found)| !found.is_empty())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,5 +213,24 @@ paht_outbox_pending 3
 
         // Nothing listens on the port any more.
         assert!(fetch(&format!("http://{addr}/metrics"), Duration::from_secs(5)).await.is_err());
+    }
+
+    #[test]
+    fn series_group_by_a_label() {
+        let page = "\
+# TYPE paht_outbox_lag_seconds summary
+paht_outbox_lag_seconds{service=\"intake\",quantile=\"0.5\"} 0.002
+paht_outbox_lag_seconds{service=\"intake\",quantile=\"0.99\"} 0.012
+paht_outbox_lag_seconds{service=\"routing\",quantile=\"0.99\"} 0.03
+paht_outbox_lag_seconds{quantile=\"0.99\"} 0.5
+paht_outbox_pending{service=\"routing\"} 4
+";
+        let by = samples_by(page, OUTBOX_LAG, "service");
+        assert_eq!(by.keys().collect::<Vec<_>>(), ["", "intake", "routing"]);
+        assert_eq!(by["intake"].get("0.5"), Some(&0.002));
+        assert_eq!(by["intake"].get("0.99"), Some(&0.012));
+        assert_eq!(by["routing"].len(), 1);
+        assert_eq!(by[""].get("0.99"), Some(&0.5));
+        assert!(samples_by("", OUTBOX_LAG, "service").is_empty());
     }
 }

@@ -1,23 +1,39 @@
 //! The Markdown table of several runs: each submit run with its database baseline (same
-//! label, same rate) and the ratio between them — throughput for `max`, p99 for a fixed rate.
+//! label, same rate) and the ratio between them — throughput for `max`, p99 for a fixed rate;
+//! workflow runs in a second table of their own.
 
 use std::fmt::Write as _;
 
 use anyhow::Context;
 
 use crate::args::TableArgs;
-use crate::summary::{Summary, ms};
+use crate::flow_summary::{FlowCpu, WorkflowSummary};
+use crate::summary::{Percentiles, Summary, ms};
 
-/// Reads the JSON summaries and prints the table.
+/// Reads the JSON summaries and prints the tables: the submit table unless every file is a
+/// workflow run, then the workflow table if any is.
 pub fn run(args: &TableArgs) -> anyhow::Result<()> {
     let mut summaries = Vec::new();
+    let mut workflows = Vec::new();
     for file in &args.files {
         let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-        let summary: Summary = serde_json::from_str(text.trim())
-            .with_context(|| format!("{} is not a paht-load --json summary", file.display()))?;
-        summaries.push(summary);
+        let not_a_summary = || format!("{} is not a paht-load --json summary", file.display());
+        let value: serde_json::Value = serde_json::from_str(text.trim()).with_context(not_a_summary)?;
+        if value.get("target").and_then(|t| t.as_str()) == Some("workflow") {
+            workflows.push(serde_json::from_value::<WorkflowSummary>(value).with_context(not_a_summary)?);
+        } else {
+            summaries.push(serde_json::from_value::<Summary>(value).with_context(not_a_summary)?);
+        }
     }
-    print!("{}", render(&summaries));
+    if !summaries.is_empty() || workflows.is_empty() {
+        print!("{}", render(&summaries));
+    }
+    if !workflows.is_empty() {
+        if !summaries.is_empty() {
+            println!();
+        }
+        print!("{}", render_workflows(&workflows));
+    }
     Ok(())
 }
 
@@ -113,12 +129,91 @@ pub fn render(summaries: &[Summary]) -> String {
     out
 }
 
+/// `p50 / p99` of a latency, or a dash.
+fn p50_p99(p: Option<&Percentiles>) -> String {
+    p.map_or_else(|| "—".to_owned(), |p| format!("{} / {}", ms(p.p50), ms(p.p99)))
+}
+
+fn per_flow(c: &Option<FlowCpu>) -> String {
+    c.as_ref().and_then(|c| c.ms_per_flow).map_or_else(|| "—".to_owned(), |m| format!("{m:.2}"))
+}
+
+/// The workflow table, one row per run, ordered by label then rate (`max` last).
+pub fn render_workflows(summaries: &[WorkflowSummary]) -> String {
+    let mut runs: Vec<&WorkflowSummary> = summaries.iter().collect();
+    runs.sort_by(|a, b| a.label.cmp(&b.label).then(rate_key(a.rate).total_cmp(&rate_key(b.rate))));
+    let mut out = String::from(
+        "| mode | rate (flows/s) | in flight | completed flows/s (slowest second) | failed | end to end p50 / p99 ms \
+         | SubmitReport p50 / p99 ms | AcceptReport | Dispatch | SubmitResult | ApproveResult \
+         | Dispatch wait p50 / p99 ms (flows waiting) | SubmitResult wait p50 / p99 ms (flows waiting) | retries \
+         | server CPU ms/flow | DB+broker+cache CPU ms/flow | load CPU ms/flow | outbox lag p99 ms |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for run in runs {
+        let step = |name: &str| p50_p99(run.steps.iter().find(|s| s.step == name).and_then(|s| s.latency_ms.as_ref()));
+        let wait = |name: &str| match run.propagation.iter().find(|p| p.step == name) {
+            Some(p) if p.flows > 0 => {
+                format!("{} ({:.0} %)", p50_p99(p.wait_ms.as_ref()), 100.0 * p.waited as f64 / p.flows as f64)
+            }
+            _ => "—".to_owned(),
+        };
+        let retries: Vec<String> = run.propagation.iter().map(|p| thousands(p.retries as f64)).collect();
+        let slowest = run.per_second.as_ref().map(|p| format!(" ({})", thousands(p.min as f64))).unwrap_or_default();
+        let mut failed = (run.failed + run.missed).to_string();
+        if run.failed + run.missed > 0 {
+            let mut parts: Vec<String> = run
+                .errors
+                .iter()
+                .flat_map(|(step, codes)| codes.iter().map(move |(code, n)| format!("{step} {code} {n}")))
+                .collect();
+            if run.missed > 0 {
+                parts.push(format!("not started {}", run.missed));
+            }
+            failed = format!("{failed} ({})", parts.join(", "));
+        }
+        let lag = run
+            .outbox_lag_secs
+            .as_ref()
+            .map(|by_service| {
+                let parts: Vec<String> = by_service
+                    .iter()
+                    .filter_map(|(service, q)| q.get("0.99").map(|v| format!("{service} {}", ms(v * 1000.0))))
+                    .collect();
+                parts.join(" · ").trim().to_owned()
+            })
+            .filter(|text| !text.is_empty())
+            .unwrap_or_else(|| "—".to_owned());
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {:.1}{slowest} | {failed} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {lag} |",
+            run.label.as_deref().unwrap_or(""),
+            run.rate.map_or_else(|| "max".to_owned(), |r| r.to_string()),
+            run.concurrency,
+            run.throughput,
+            p50_p99(run.end_to_end_ms.as_ref()),
+            step("SubmitReport"),
+            step("AcceptReport"),
+            step("Dispatch"),
+            step("SubmitResult"),
+            step("ApproveResult"),
+            wait("Dispatch"),
+            wait("SubmitResult"),
+            retries.join(" + "),
+            per_flow(&run.server_cpu),
+            per_flow(&run.services_cpu),
+            per_flow(&run.generator_cpu),
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::summary::{CpuUse, PerSecond, Percentiles};
+    use crate::flow_summary::{Propagation, StepLatency};
+    use crate::summary::{CpuUse, PerSecond};
 
     fn latency(p99: f64) -> Option<Percentiles> {
         Some(Percentiles { p50: 2.0, p95: 5.0, p99, p999: p99 * 2.0, max: 100.0, mean: 2.5 })
@@ -170,5 +265,69 @@ mod tests {
         assert_eq!(thousands(999.0), "999");
         assert_eq!(thousands(1000.0), "1,000");
         assert_eq!(thousands(1_234_567.0), "1,234,567");
+    }
+
+    fn workflow(label: &str, rate: Option<f64>, throughput: f64) -> WorkflowSummary {
+        let p = |p50: f64, p99: f64| Some(Percentiles { p50, p95: p99, p99, p999: p99, max: p99, mean: p50 });
+        WorkflowSummary {
+            label: Some(label.into()),
+            rate,
+            concurrency: 64,
+            throughput,
+            completed: 3000,
+            per_second: Some(PerSecond { min: 97, median: 100, max: 103 }),
+            end_to_end_ms: p(45.0, 120.0),
+            steps: ["SubmitReport", "AcceptReport", "Dispatch", "SubmitResult", "ApproveResult"]
+                .iter()
+                .map(|s| StepLatency { step: (*s).into(), ok: 3000, latency_ms: p(3.0, 9.5) })
+                .collect(),
+            propagation: vec![
+                Propagation {
+                    step: "Dispatch".into(),
+                    flows: 3000,
+                    waited: 1500,
+                    retries: 4321,
+                    wait_ms: p(0.5, 30.0),
+                    waited_ms: p(8.0, 31.0),
+                },
+                Propagation {
+                    step: "SubmitResult".into(),
+                    flows: 0,
+                    waited: 0,
+                    retries: 0,
+                    wait_ms: None,
+                    waited_ms: None,
+                },
+            ],
+            server_cpu: Some(FlowCpu { processes: "pid 1".into(), seconds: 9.0, ms_per_flow: Some(3.0) }),
+            outbox_lag_secs: Some(BTreeMap::from([
+                ("intake".to_owned(), BTreeMap::from([("0.99".to_owned(), 0.012)])),
+                ("processing".to_owned(), BTreeMap::from([("0.5".to_owned(), 0.002)])),
+                ("routing".to_owned(), BTreeMap::from([("0.99".to_owned(), 0.045)])),
+            ])),
+            ..WorkflowSummary::default()
+        }
+    }
+
+    #[test]
+    fn workflow_runs_have_their_own_table() {
+        let mut max = workflow("suite", None, 123.4);
+        max.failed = 2;
+        max.missed = 0;
+        max.errors = BTreeMap::from([("Dispatch".to_owned(), BTreeMap::from([("NOT_FOUND".to_owned(), 2)]))]);
+        let mut slow = workflow("suite", Some(200.0), 180.0);
+        slow.missed = 20;
+        let table = render_workflows(&[max, workflow("embedded", Some(50.0), 50.0), slow]);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 5, "{table}");
+        assert_eq!(lines[0].matches('|').count(), lines[1].matches('|').count(), "{table}");
+        assert_eq!(
+            lines[2],
+            "| embedded | 50 | 64 | 50.0 (97) | 0 | 45.0 / 120 | 3.00 / 9.50 | 3.00 / 9.50 | 3.00 / 9.50 \
+             | 3.00 / 9.50 | 3.00 / 9.50 | 0.50 / 30.0 (50 %) | — | 4,321 + 0 | 3.00 | — | — \
+             | intake 12.0 · routing 45.0 |"
+        );
+        assert!(lines[3].starts_with("| suite | 200 | 64 | 180.0 (97) | 20 (not started 20) |"), "{table}");
+        assert!(lines[4].starts_with("| suite | max | 64 | 123.4 (97) | 2 (Dispatch NOT_FOUND 2) |"), "{table}");
     }
 }

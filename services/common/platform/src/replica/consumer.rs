@@ -1,6 +1,7 @@
 //! Replaying other services' events onto the replicas.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use paht_domain::calendar::WorkingCalendar;
@@ -14,6 +15,15 @@ use super::{Hook, Replica, ReplicaError, ReplicaStore, TableStore};
 use crate::bus::{Delivery, HandleError, Handler, Subscription};
 use crate::db::{Db, inbox};
 
+/// Pauses before applying again a fact that overtook the one it follows (about 0.3 s in all).
+const EARLY_PAUSES: [Duration; 5] = [
+    Duration::from_millis(10),
+    Duration::from_millis(20),
+    Duration::from_millis(40),
+    Duration::from_millis(80),
+    Duration::from_millis(160),
+];
+
 /// Events that never change a replica: nobody needs to bind them for it.
 const NO_EFFECT: &[&str] = &["deadline.due_soon", "deadline.missed", "report.linked_as_duplicate"];
 
@@ -22,7 +32,10 @@ const NO_EFFECT: &[&str] = &["deadline.due_soon", "deadline.missed", "report.lin
 pub fn subscription(queue: &str, own_keys: &[&str]) -> Subscription {
     let keys: Vec<&str> =
         paht_proto::ROUTING_KEYS.iter().copied().filter(|k| !own_keys.contains(k) && !NO_EFFECT.contains(k)).collect();
-    Subscription::new(queue, &keys)
+    let mut subscription = Subscription::new(queue, &keys);
+    // A fact still early after the consumer's own short wait is retried soon, then ever later.
+    subscription.retry_delays = vec![Duration::from_millis(500), Duration::from_secs(5), Duration::from_secs(30)];
+    subscription
 }
 
 /// A bus handler that keeps a service's replicas in step with the other services' facts.
@@ -131,7 +144,18 @@ impl Handler for ReplicaConsumer {
         let event_id = Uuid::parse_str(&envelope.event_id).unwrap_or(delivery.message.id);
         let span = tracing::info_span!("replica_apply", consumer = %self.name, report_id = %envelope.report_id,
             routing_key = %delivery.message.routing_key);
-        match self.apply(event_id, &envelope).instrument(span).await {
+        let mut result = self.apply(event_id, &envelope).instrument(span.clone()).await;
+        // Deliveries of one queue run concurrently (up to its prefetch), so a fact can overtake the
+        // one it follows by a few milliseconds: wait for it here, briefly, before handing the
+        // delivery back to the bus's slower retry.
+        for pause in EARLY_PAUSES {
+            if !matches!(result, Err(ConsumeError::Early(_))) {
+                break;
+            }
+            tokio::time::sleep(pause).await;
+            result = self.apply(event_id, &envelope).instrument(span.clone()).await;
+        }
+        match result {
             Ok(_) => Ok(()),
             Err(ConsumeError::Malformed(e)) => Err(HandleError::Reject(e)),
             Err(ConsumeError::Replica(ReplicaError::Decode(e))) => Err(HandleError::Reject(e)),

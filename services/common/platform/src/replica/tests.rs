@@ -193,3 +193,34 @@ fn a_service_binds_every_lifecycle_fact_but_its_own() {
     assert!(!s.bindings.contains(&"assignment.approved".to_owned()));
     assert!(!s.bindings.iter().any(|k| k.starts_with("deadline.")));
 }
+
+/// A fact that overtakes the one it follows by a few milliseconds (deliveries of one queue run
+/// concurrently) waits for it inside the handler instead of going back to the bus.
+#[tokio::test]
+async fn a_fact_a_moment_early_waits_for_its_report_in_the_handler() {
+    use crate::bus::{Delivery, Handler, Message};
+    on_each_backend(|db| async move {
+        let cal = Arc::new(WorkingCalendar::vietnam());
+        let consumer = Arc::new(ReplicaConsumer::new("processing", db.clone(), cal.clone(), Arc::new(NoIndex)));
+        let (producer, envelopes) = intake_events(&cal, "");
+        let delivery = |envelope: &v1::EventEnvelope| Delivery {
+            message: Message {
+                id: Uuid::parse_str(&envelope.event_id).unwrap(),
+                routing_key: String::new(),
+                payload: prost::Message::encode_to_vec(envelope).into(),
+                headers: Default::default(),
+            },
+            attempt: 1,
+        };
+        let (accepted, received) = (delivery(&envelopes[1]), delivery(&envelopes[0]));
+        let early = {
+            let consumer = consumer.clone();
+            tokio::spawn(async move { consumer.handle(&accepted).await })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(15)).await;
+        consumer.handle(&received).await.unwrap();
+        early.await.unwrap().expect("applied after its report, without a bus retry");
+        assert_eq!(load(db.conn(), producer.id).await.unwrap().unwrap().state.status, ReportStatus::Accepted);
+    })
+    .await;
+}
