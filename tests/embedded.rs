@@ -32,19 +32,21 @@ fn paht_up_serves_demo_data_and_stops_cleanly() {
     let mut codes = Vec::new();
     for run in ["first", "second"] {
         let log = dir.join(format!("{run}.out"));
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_paht"))
-            .args(["up", "--data-dir", data.to_str().unwrap(), "--config", config.to_str().unwrap()])
-            .stdout(std::fs::File::create(&log).unwrap())
-            .stderr(std::fs::File::create(dir.join(format!("{run}.err"))).unwrap())
-            .spawn()
-            .unwrap();
+        let mut child = KillOnDrop(
+            std::process::Command::new(env!("CARGO_BIN_EXE_paht"))
+                .args(["up", "--data-dir", data.to_str().unwrap(), "--config", config.to_str().unwrap()])
+                .stdout(std::fs::File::create(&log).unwrap())
+                .stderr(std::fs::File::create(dir.join(format!("{run}.err"))).unwrap())
+                .spawn()
+                .unwrap(),
+        );
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         let banner = loop {
             let text = std::fs::read_to_string(&log).unwrap();
             if text.contains("Ctrl-C stops") {
                 break text;
             }
-            assert!(child.try_wait().unwrap().is_none(), "paht up exited early");
+            assert!(child.0.try_wait().unwrap().is_none(), "paht up exited early");
             assert!(std::time::Instant::now() < deadline, "no banner within 60 s");
             std::thread::sleep(Duration::from_millis(50));
         };
@@ -61,8 +63,8 @@ fn paht_up_serves_demo_data_and_stops_cleanly() {
             assert!(banner.contains(&format!("REPORT_STATUS_{status}")), "{run} run, no {status}:\n{banner}");
         }
         codes.push(run_codes);
-        std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-        let status = child.wait().unwrap();
+        std::process::Command::new("kill").args(["-TERM", &child.0.id().to_string()]).status().unwrap();
+        let status = child.0.wait().unwrap();
         assert!(status.success(), "exit {status}");
     }
     assert_eq!(codes[0], codes[1], "a restart finds the same demo reports");
@@ -116,4 +118,14 @@ async fn embedded_events_flow_through_the_inprocess_bus() {
     stop.cancel();
     running.shutdown().await.unwrap();
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A child process killed when the test ends, even by a failed assertion.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
