@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use paht_domain::actor::{Actor, Role};
 use paht_domain::calendar::WorkingCalendar;
 use paht_domain::ids::{AssignmentId, ReportId, UnitId};
@@ -43,7 +43,7 @@ const MAX_PAGE: u64 = 200;
 pub const MAX_RESULT_ATTACHMENTS: usize = 10;
 
 /// The clock the service stamps its actions with.
-pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+pub use paht_platform::clock::Clock;
 
 /// Everything the processing service needs, built by the process that hosts it.
 pub struct ProcessingParts {
@@ -136,8 +136,7 @@ impl ProcessingService {
 
     /// Now, at microsecond precision (what Postgres keeps).
     fn now(&self) -> DateTime<Utc> {
-        let now = (self.clock)();
-        now.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(now)
+        paht_platform::clock::micros((self.clock)())
     }
 
     fn notify(&self) {

@@ -3,7 +3,6 @@
 //! step.
 
 use async_trait::async_trait;
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use paht_domain::lifecycle as lc;
 use paht_platform::db::DbError;
 use paht_platform::replica::{Hook, Replica};
@@ -26,16 +25,10 @@ impl CaseIndex {
     }
 }
 
-/// The wall clock at microsecond precision (what Postgres keeps).
-pub(crate) fn now_micros() -> DateTime<Utc> {
-    let now = Utc::now();
-    now.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(now)
-}
-
 #[async_trait]
 impl Hook for CaseIndex {
     async fn changed(&self, txn: &DatabaseTransaction, _: Option<&lc::Report>, after: &Replica) -> Result<(), DbError> {
-        cases::index(txn, after, now_micros()).await?;
+        cases::index(txn, after, paht_platform::clock::wall()).await?;
         deadlines::sync(txn, &after.state, &self.lead).await
     }
 }

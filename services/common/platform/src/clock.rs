@@ -8,7 +8,7 @@
 //! there. Infrastructure timestamps (outbox, inbox, tokens, relay lag) always use the system
 //! clock.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 
@@ -25,10 +25,24 @@ pub fn is_shifted() -> bool {
     OFFSET.get().is_some_and(|o| !o.is_zero())
 }
 
+/// A source of business time a service stamps its actions with: [`now`] in service, a fixed
+/// or stepped instant in tests.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
 /// Business now, at the microsecond precision both databases keep (a value read back is equal).
 pub fn now() -> DateTime<Utc> {
-    let now = Utc::now() + OFFSET.get().copied().unwrap_or_default();
-    now.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(now)
+    micros(Utc::now() + OFFSET.get().copied().unwrap_or_default())
+}
+
+/// The system clock at microsecond precision, for infrastructure timestamps (`updated_at`,
+/// outbox and inbox marks), never shifted.
+pub fn wall() -> DateTime<Utc> {
+    micros(Utc::now())
+}
+
+/// `t` at the microsecond precision both databases keep, so a value read back is equal.
+pub fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(t)
 }
 
 #[cfg(test)]

@@ -70,7 +70,7 @@ use std::ops::AddAssign;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use paht_domain::deadline::Stage;
 use paht_platform::db::DbError;
 use serde::{Deserialize, Serialize};
@@ -233,10 +233,7 @@ impl Recipients for StaticRecipients {
     }
 }
 
-/// `t` at the microsecond precision both databases keep, so a value read back is equal.
-fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
-    t.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(t)
-}
+use paht_platform::clock::micros;
 
 #[cfg(test)]
 mod tests {

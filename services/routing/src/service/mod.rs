@@ -16,7 +16,7 @@ mod suggest;
 
 use std::sync::Arc;
 
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use paht_domain::actor::Role;
 use paht_domain::calendar::WorkingCalendar;
 use paht_domain::ids::{ReportId, UnitId};
@@ -55,7 +55,7 @@ const DIRECTORY_READERS: &[Role] = &Role::STAFF;
 const DIRECTORY_ADMINS: &[Role] = &[Role::SystemOperator];
 
 /// The clock the service stamps its actions with.
-pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+pub use paht_platform::clock::Clock;
 
 /// Everything the routing service needs, built by the process that hosts it.
 pub struct RoutingParts {
@@ -188,8 +188,7 @@ impl RoutingService {
 
     /// Now, at microsecond precision (what Postgres keeps).
     fn now(&self) -> DateTime<Utc> {
-        let now = (self.clock)();
-        now.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(now)
+        paht_platform::clock::micros((self.clock)())
     }
 
     fn notify(&self) {

@@ -1,7 +1,7 @@
 //! The transactional outbox: events are written in the same transaction as the state change
 //! that caused them, and the [`OutboxRelay`](super::OutboxRelay) publishes them afterwards.
 
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ActiveValue, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
@@ -60,8 +60,7 @@ const PURGE_CHUNK: u64 = 5000;
 /// Timestamps are stored with microsecond precision: what Postgres keeps, and what SQLite
 /// then reads back identically.
 pub(crate) fn now_micros() -> DateTime<Utc> {
-    let now = Utc::now();
-    now.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(now)
+    crate::clock::wall()
 }
 
 /// Writes `messages` to the outbox, in order. Call it with the transaction that changes the
