@@ -144,7 +144,7 @@ pub fn assignment(a: &lc::Assignment, report_id: &str) -> v1::Assignment {
         }),
         result: a.result.as_ref().map(|r| v1::HandlingResult {
             text: r.text.clone(),
-            attachments: Vec::new(),
+            attachments: attachment_refs(&r.attachments),
             officer: Some(actor(&r.officer)),
             submitted_at: Some(timestamp(r.at)),
         }),
@@ -152,6 +152,7 @@ pub fn assignment(a: &lc::Assignment, report_id: &str) -> v1::Assignment {
         send_back_reason: a.send_back_reason.clone().unwrap_or_default(),
         assigned_at: Some(timestamp(a.assigned_at)),
         instructions: a.instructions.clone().unwrap_or_default(),
+        open_deadlines: a.open_deadlines.iter().map(deadline).collect(),
     }
 }
 
@@ -209,28 +210,33 @@ fn escalation(e: &lc::Escalation, report_id: &str) -> v1::Escalation {
     }
 }
 
-/// The protocol payload of a domain event; `report` is the report after the transition
-/// and `received` the full (personal-data-free) report for `report.received`, which
-/// only the intake service can build.
+/// The protocol payload of a domain event, from what the event states; `report` is the
+/// report after the transition (the content of results and answers, escalation ids) and
+/// `received` the full (personal-data-free) report for `report.received`, which only the
+/// intake service can build.
 pub fn payload(event: &Event, report: &lc::Report, received: Option<v1::Report>) -> Payload {
     let id = report.id.to_string();
-    let find = |a: &paht_domain::ids::AssignmentId| report.assignment(*a);
+    let ids = |list: &[paht_domain::ids::AssignmentId]| list.iter().map(|a| a.to_string()).collect::<Vec<_>>();
     match &event.kind {
         EventKind::ReportReceived { .. } => Payload::ReportReceived(v1::ReportReceived { report: received }),
         EventKind::ReportAccepted => Payload::ReportAccepted(v1::ReportAccepted { category_id: String::new() }),
         EventKind::ReportRefused { reason } => Payload::ReportRefused(v1::ReportRefused { reason: reason.clone() }),
-        EventKind::ReportDispatched { assignments } => Payload::ReportDispatched(v1::ReportDispatched {
-            assignments: assignments.iter().filter_map(|d| find(&d.id)).map(|a| assignment(a, &id)).collect(),
-            redispatch: report.assignments.len() > assignments.len(),
-        }),
-        EventKind::AssignmentReturned { assignment, agency, reason } => {
+        EventKind::ReportDispatched { assignments, answers_returns } => {
+            Payload::ReportDispatched(v1::ReportDispatched {
+                assignments: assignments.iter().map(|d| dispatched(d, &id, event.occurred_at)).collect(),
+                redispatch: report.assignments.len() > assignments.len(),
+                answers_returned_assignment_ids: ids(answers_returns),
+            })
+        }
+        EventKind::AssignmentReturned { assignment, agency, reason, check } => {
             Payload::AssignmentReturned(v1::AssignmentReturned {
                 assignment_id: assignment.to_string(),
                 agency_unit_id: agency.to_string(),
                 reason: reason.clone(),
+                check_deadline: Some(deadline(check)),
             })
         }
-        EventKind::AssignmentExplained { assignment: a, agency, reason, expected_completion, .. } => {
+        EventKind::AssignmentExplained { assignment: a, agency, reason, expected_completion, handling } => {
             Payload::AssignmentExplained(v1::AssignmentExplained {
                 assignment_id: a.to_string(),
                 agency_unit_id: agency.to_string(),
@@ -239,17 +245,20 @@ pub fn payload(event: &Event, report: &lc::Report, received: Option<v1::Report>)
                     expected_completion_date: Some(date(*expected_completion)),
                     explained_at: Some(timestamp(event.occurred_at)),
                 }),
+                handling_deadline: Some(deadline(handling)),
             })
         }
-        EventKind::AssignmentResultSubmitted { assignment: a, agency, .. } => {
-            let current = find(a);
+        EventKind::AssignmentResultSubmitted { assignment: a, agency, text, attachments, approval } => {
             Payload::AssignmentResultSubmitted(v1::AssignmentResultSubmitted {
                 assignment_id: a.to_string(),
                 agency_unit_id: agency.to_string(),
-                result: current.and_then(|c| assignment(c, &id).result),
-                approval_deadline: current
-                    .and_then(|c| c.open_deadlines.iter().find(|d| d.stage == Stage::Approval))
-                    .map(deadline),
+                result: Some(v1::HandlingResult {
+                    text: text.clone(),
+                    attachments: attachment_refs(attachments),
+                    officer: Some(actor(&event.actor)),
+                    submitted_at: Some(timestamp(event.occurred_at)),
+                }),
+                approval_deadline: Some(deadline(approval)),
             })
         }
         EventKind::AssignmentApproved { assignment: a, agency } => {
@@ -265,9 +274,18 @@ pub fn payload(event: &Event, report: &lc::Report, received: Option<v1::Report>)
                 reason: reason.clone(),
             })
         }
-        EventKind::ReportEscalated { .. } => Payload::ReportEscalated(v1::ReportEscalated {
-            escalation: report.escalation.as_ref().map(|e| escalation(e, &id)),
-        }),
+        EventKind::ReportEscalated { reason, note, duplicate_of, deadline: due } => {
+            Payload::ReportEscalated(v1::ReportEscalated {
+                escalation: Some(v1::Escalation {
+                    id: escalation_id(&id, event.occurred_at),
+                    reason: escalation_reason(*reason) as i32,
+                    note: note.clone(),
+                    duplicate_of: duplicate_of.map(|d| d.to_string()).unwrap_or_default(),
+                    escalated_at: Some(timestamp(event.occurred_at)),
+                    deadline: Some(deadline(due)),
+                }),
+            })
+        }
         EventKind::DirectiveIssued { directive } => Payload::DirectiveIssued(v1::DirectiveIssued {
             directive: Some(v1::Directive {
                 id: event_scoped_id(event),
@@ -296,20 +314,24 @@ pub fn payload(event: &Event, report: &lc::Report, received: Option<v1::Report>)
                 issued_at: Some(timestamp(event.occurred_at)),
             }),
         }),
-        EventKind::ReportClosed { notice, .. } => {
-            Payload::ReportClosed(v1::ReportClosed { notice: notice.clone(), directive_id: event_scoped_id(event) })
-        }
-        EventKind::ReportResolved { .. } => Payload::ReportResolved(v1::ReportResolved {
-            assignment_ids: report
-                .assignments
-                .iter()
-                .filter(|a| a.status == lc::AssignmentStatus::Approved)
-                .map(|a| a.id.to_string())
-                .collect(),
-            answer_deadline: report.open_deadlines.iter().find(|d| d.stage == Stage::Answer).map(deadline),
+        EventKind::ReportClosed { notice, duplicate_of, cancelled } => Payload::ReportClosed(v1::ReportClosed {
+            notice: notice.clone(),
+            directive_id: event_scoped_id(event),
+            cancelled_assignment_ids: ids(cancelled),
+            duplicate_of: duplicate_of.map(|d| d.to_string()).unwrap_or_default(),
         }),
-        EventKind::AnswerEdited => Payload::AnswerEdited(v1::AnswerEdited {
-            answer: answer(report, v1::AnswerVisibility::Unspecified, event.occurred_at),
+        EventKind::ReportResolved { assignments, answer } => Payload::ReportResolved(v1::ReportResolved {
+            assignment_ids: ids(assignments),
+            answer_deadline: Some(deadline(answer)),
+        }),
+        EventKind::AnswerEdited { text } => Payload::AnswerEdited(v1::AnswerEdited {
+            answer: Some(v1::Answer {
+                text: text.clone(),
+                visibility: v1::AnswerVisibility::Unspecified as i32,
+                edited_by: Some(actor(&event.actor)),
+                edited_at: Some(timestamp(event.occurred_at)),
+                decided_at: None,
+            }),
         }),
         EventKind::ReportPublished => Payload::ReportPublished(v1::ReportPublished {
             answer: answer(report, v1::AnswerVisibility::Published, event.occurred_at),
@@ -331,7 +353,31 @@ pub fn payload(event: &Event, report: &lc::Report, received: Option<v1::Report>)
         EventKind::ReportReopened { feedback, assignments } => Payload::ReportReopened(v1::ReportReopened {
             reason: feedback.clone(),
             agency_unit_ids: assignments.iter().map(|a| a.agency.to_string()).collect(),
+            assignments: assignments.iter().map(|d| dispatched(d, &id, event.occurred_at)).collect(),
         }),
+    }
+}
+
+/// Attachment references by id, as a result lists them.
+fn attachment_refs(ids: &[String]) -> Vec<v1::Attachment> {
+    ids.iter().map(|id| v1::Attachment { id: id.clone(), ..Default::default() }).collect()
+}
+
+/// An assignment as a dispatch (or a reopen) states it.
+fn dispatched(d: &lc::DispatchedAssignment, report_id: &str, at: DateTime<Utc>) -> v1::Assignment {
+    let open = [d.return_window, d.explanation_window, d.handling];
+    v1::Assignment {
+        id: d.id.to_string(),
+        report_id: report_id.to_string(),
+        agency_unit_id: d.agency.to_string(),
+        lead: d.lead,
+        status: v1::AssignmentStatus::Assigned as i32,
+        handling_deadline: Some(deadline(&d.handling)),
+        stage_deadline: open.iter().min_by_key(|x| x.due_at).map(deadline),
+        assigned_at: Some(timestamp(at)),
+        instructions: d.instructions.clone().unwrap_or_default(),
+        open_deadlines: open.iter().map(deadline).collect(),
+        ..Default::default()
     }
 }
 
@@ -345,9 +391,21 @@ pub fn envelope(event_id: Uuid, event: &Event, payload: Payload) -> v1::EventEnv
     v1::EventEnvelope {
         event_id: event_id.to_string(),
         report_id: event.report_id.to_string(),
-        instance_id: event.instance.to_string(),
+        instance_id: event.stamp.producer.instance.to_string(),
         occurred_at: Some(timestamp(event.occurred_at)),
         actor: Some(actor(&event.actor)),
+        producer: event.stamp.producer.service.as_str().to_string(),
+        sequence: event.stamp.seq,
+        after: event
+            .stamp
+            .after
+            .iter()
+            .map(|s| v1::FactPosition {
+                instance_id: s.producer.instance.to_string(),
+                producer: s.producer.service.as_str().to_string(),
+                sequence: s.seq,
+            })
+            .collect(),
         payload: Some(payload),
     }
 }
@@ -487,11 +545,22 @@ mod tests {
                 let t = report.apply(cmd, &who, now, &cal).unwrap();
                 report = t.report;
                 events.extend(t.events.into_iter().map(|e| (e, Some(report.clone()))));
+                if report.due_for_resolution() {
+                    let system = Actor::new("routing", Role::System, UnitId::new("IOC"));
+                    let t = report.apply(Command::Resolve, &system, now, &cal).unwrap();
+                    report = t.report;
+                    events.extend(t.events.into_iter().map(|e| (e, Some(report.clone()))));
+                }
             }
             for (event, after) in events {
                 let p = payload(&event, after.as_ref().unwrap_or(&report), None);
                 assert_eq!(crate::routing_key(&p), event.kind.routing_key(), "{:?}", event.kind);
                 seen.insert(event.kind.routing_key());
+                assert!(
+                    lc::FACTS.contains(&(event.kind.routing_key(), event.kind.producer())),
+                    "{} is in the table of facts with its producer",
+                    event.kind.routing_key()
+                );
                 let env = envelope(Uuid::from_u128(9), &event, p);
                 assert_eq!(env.report_id, event.report_id.to_string());
             }

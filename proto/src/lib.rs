@@ -7,7 +7,7 @@
 //! feeds gRPC reflection.
 
 pub mod convert;
-pub mod replay;
+pub mod fact;
 mod routing_keys;
 
 pub use routing_keys::{ROUTING_KEYS, routing_key};

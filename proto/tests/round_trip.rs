@@ -63,6 +63,9 @@ fn envelope(payload: Payload) -> EventEnvelope {
             role: Role::System as i32,
             unit_id: String::new(),
         }),
+        producer: "intake".to_owned(),
+        sequence: 1,
+        after: Vec::new(),
         payload: Some(payload),
     }
 }
@@ -104,6 +107,7 @@ fn dispatched_envelope_with_several_assignments_round_trips() {
     let sent = envelope(Payload::ReportDispatched(ReportDispatched {
         assignments: vec![assignment("a-1", "so-tnmt", true), assignment("a-2", "ubnd-xa-phu-tuc", false)],
         redispatch: false,
+        answers_returned_assignment_ids: Vec::new(),
     }));
 
     let received = EventEnvelope::decode(sent.encode_to_vec().as_slice()).expect("decodes");

@@ -1,5 +1,5 @@
 //! Following the report after the check: the other services' facts (dispatch, results,
-//! approval, answer …) are replayed onto the lifecycle kept on each `reports` row, so the
+//! approval, answer …) are folded into the lifecycle kept on each `reports` row, so the
 //! check queue drops dispatched reports and the public lookup by tracking code shows where
 //! the report stands (R5, R11).
 
@@ -21,12 +21,9 @@ use crate::store::{self, report};
 pub const CONSUMER: &str = "intake";
 /// The queue intake follows the other services' facts from.
 pub const QUEUE: &str = "intake.follow";
-/// The facts intake produces itself.
-pub const OWN_KEYS: &[&str] = &["report.received", "report.accepted", "report.refused"];
-
-/// The subscription of intake's follower: every lifecycle fact but its own.
+/// The subscription of intake's follower: every lifecycle fact another service decides.
 pub fn subscription() -> Subscription {
-    replica::subscription(QUEUE, OWN_KEYS)
+    replica::subscription(QUEUE, paht_domain::lifecycle::Service::Intake)
 }
 
 /// The bus handler that keeps the lifecycle on intake's `reports` rows in step.

@@ -33,7 +33,14 @@ impl<W: Write> Walk<'_, W> {
     }
 
     fn step(&mut self, who: &Actor, what: &str, command: Command) -> anyhow::Result<()> {
-        let t = self.report.apply(command, who, self.now, self.cal)?;
+        let mut t = self.report.apply(command, who, self.now, self.cal)?;
+        // Routing resolves the report once every assignment at work is approved.
+        if t.report.due_for_resolution() {
+            let routing = Actor::new("routing", Role::System, t.report.instance.clone());
+            let resolved = t.report.apply(Command::Resolve, &routing, self.now, self.cal)?;
+            t.events.extend(resolved.events);
+            t.report = resolved.report;
+        }
         self.report = t.report;
         writeln!(
             self.out,
@@ -50,20 +57,22 @@ impl<W: Write> Walk<'_, W> {
     fn print_events(&mut self, events: &[Event]) -> anyhow::Result<()> {
         for e in events {
             let due = match &e.kind {
-                EventKind::ReportReceived { check_due } => format!("check due {}", local_rfc3339(self.cal, *check_due)),
-                EventKind::ReportDispatched { assignments } => assignments
+                EventKind::ReportReceived { check, .. } => {
+                    format!("check due {}", local_rfc3339(self.cal, check.due_at))
+                }
+                EventKind::ReportDispatched { assignments, .. } => assignments
                     .iter()
-                    .map(|a| format!("{} handling due {}", a.agency, local_rfc3339(self.cal, a.handling_due)))
+                    .map(|a| format!("{} handling due {}", a.agency, local_rfc3339(self.cal, a.handling.due_at)))
                     .collect::<Vec<_>>()
                     .join("; "),
-                EventKind::AssignmentExplained { handling_due, .. } => {
-                    format!("new handling deadline {}", local_rfc3339(self.cal, *handling_due))
+                EventKind::AssignmentExplained { handling, .. } => {
+                    format!("new handling deadline {}", local_rfc3339(self.cal, handling.due_at))
                 }
-                EventKind::AssignmentResultSubmitted { approval_due, .. } => {
-                    format!("approval due {}", local_rfc3339(self.cal, *approval_due))
+                EventKind::AssignmentResultSubmitted { approval, .. } => {
+                    format!("approval due {}", local_rfc3339(self.cal, approval.due_at))
                 }
-                EventKind::ReportResolved { answer_due } => {
-                    format!("answer due {}", local_rfc3339(self.cal, *answer_due))
+                EventKind::ReportResolved { answer, .. } => {
+                    format!("answer due {}", local_rfc3339(self.cal, answer.due_at))
                 }
                 _ => String::new(),
             };

@@ -9,7 +9,7 @@
 //! - [`ProcessingMigrator`]: the platform's tables, `report_replicas`, then `assignments`.
 //! - [`store`]: the `assignments` index and the inbox query.
 //! - [`ProcessingService`]: the tonic service; build it with [`build`].
-//! - [`consumer`], [`QUEUE`], [`OWN_KEYS`]: the replica consumer and its subscription.
+//! - [`consumer`], [`QUEUE`], [`subscription`]: the replica consumer and its subscription.
 
 mod error;
 mod hook;
@@ -33,19 +33,9 @@ pub use service::{Clock, MAX_RESULT_ATTACHMENTS, ProcessingParts, ProcessingServ
 pub const CONSUMER: &str = "processing";
 /// The queue processing consumes the other services' lifecycle events from.
 pub const QUEUE: &str = "processing.replica";
-/// The routing keys processing produces itself, so its queue does not bind them.
-pub const OWN_KEYS: &[&str] = &[
-    "assignment.returned",
-    "assignment.explained",
-    "assignment.resolved",
-    "assignment.approved",
-    "assignment.sent_back",
-    "report.resolved",
-];
-
-/// The subscription of processing's replica consumer: every lifecycle key but its own.
+/// The subscription of processing's replica consumer: every lifecycle fact another service decides.
 pub fn subscription() -> Subscription {
-    replica::subscription(QUEUE, OWN_KEYS)
+    replica::subscription(QUEUE, paht_domain::lifecycle::Service::Processing)
 }
 
 /// The bus handler that keeps processing's replicas (and the `assignments` index) in step with
@@ -73,15 +63,22 @@ mod tests {
     fn subscription_binds_the_other_services_facts() {
         let sub = subscription();
         assert_eq!(sub.queue, QUEUE);
-        for own in OWN_KEYS {
+        let own = ["assignment.returned", "assignment.explained", "assignment.resolved", "assignment.approved"];
+        for own in own.into_iter().chain(["assignment.sent_back"]) {
             assert!(!sub.bindings.iter().any(|b| b == own), "{own} is processing's own");
         }
-        for other in ["report.received", "report.accepted", "report.dispatched", "directive.issued", "report.reopened"]
-        {
+        // Routing decides the resolution now: processing folds it like every other fact.
+        for other in [
+            "report.received",
+            "report.accepted",
+            "report.dispatched",
+            "directive.issued",
+            "report.resolved",
+            "report.reopened",
+        ] {
             assert!(sub.bindings.iter().any(|b| b == other), "{other} is not bound");
         }
-        // Every key processing produces is a real routing key.
-        assert!(OWN_KEYS.iter().all(|k| paht_proto::ROUTING_KEYS.contains(k)));
+        assert!(sub.bindings.iter().all(|k| paht_proto::ROUTING_KEYS.contains(&k.as_str())));
     }
 
     #[tokio::test]

@@ -9,7 +9,6 @@ use common::{AG1, AG2, Harness, Story, dispatched_report, fields, vn};
 use paht_domain::actor::Role;
 use paht_domain::ids::AssignmentId;
 use paht_domain::lifecycle::{AssignmentStatus, ReportStatus};
-use paht_platform::bus::HandleError;
 use paht_proto::convert;
 use paht_proto::v1;
 use paht_proto::v1::event_envelope::Payload;
@@ -205,17 +204,11 @@ async fn resolved_only_when_every_agency_is_approved_r9_3(h: Harness) {
             "assignment.approved",
             "assignment.resolved",
             "assignment.approved",
-            "report.resolved",
-        ]
+        ],
+        "processing decides each assignment; routing decides when the report is resolved"
     );
-    let (_, resolved) = h.outbox().await.pop().unwrap();
-    assert_eq!(resolved.report_id, report.to_string());
-    let Some(Payload::ReportResolved(payload)) = &resolved.payload else { panic!("{resolved:?}") };
-    assert_eq!(payload.assignment_ids, vec![a[0].to_string(), a[1].to_string()]);
-    // R10.2: 4 working hours from 14:00 Thursday: 3 that day, 1 from 07:00 Friday.
-    assert_eq!(due(payload.answer_deadline.as_ref()), vn("2027-03-12T08:00:00+07:00"));
     let state = h.replica(report).await.state;
-    assert_eq!(state.status, ReportStatus::Resolved);
+    assert_eq!(state.status, ReportStatus::Dispatched, "resolved when routing's fact arrives");
     assert!(state.assignments.iter().all(|x| x.status == AssignmentStatus::Approved));
     for row in h.index().await {
         assert_eq!((row.status.as_str(), row.due_at), ("approved", None));
@@ -306,15 +299,15 @@ async fn refused_actions_change_nothing(h: Harness) {
 }
 
 // The bus delivers at least once: a redelivered envelope (same event id) has one effect, a
-// replayed fact publishes nothing, and a fact that overtakes the one it follows is retried.
+// folded fact publishes nothing, and a fact that overtakes the one it follows waits for it.
 async fn redelivery_has_one_effect(h: Harness) {
     let (mut story, received) = Story::received(&h, "Rò rỉ nước sạch", "2027-03-08T08:00:00+07:00");
     let accepted = story.accepted("2027-03-08T08:20:00+07:00");
     let (a, dispatched) = story.dispatched(&[AG1, AG2], "2027-03-08T08:40:00+07:00");
-    // Early: the dispatch before the report exists is retried, and stores nothing.
-    assert!(matches!(h.deliver(&dispatched).await, Err(HandleError::Retry(_))));
+    // Early: the dispatch before the report exists is held (durably), and indexes nothing yet.
+    h.deliver(&dispatched).await.unwrap();
     assert!(h.index().await.is_empty());
-    for envelope in [&received, &accepted, &dispatched] {
+    for envelope in [&received, &accepted] {
         h.deliver(envelope).await.unwrap();
     }
     let once = h.snapshot(&[story.id()]).await;

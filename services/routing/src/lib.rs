@@ -12,7 +12,7 @@
 //! - [`store`]: the directory with the administrators' changes, `cases`, `redispatches`.
 //! - [`RoutingMigrator`]: the platform's tables, `report_replicas`, routing's, `deadlines`.
 //! - [`RoutingService`]: the tonic service; build it with [`build`].
-//! - [`consumer`], [`QUEUE`], [`OWN_KEYS`], [`subscription`]: the replica consumer.
+//! - [`consumer`], [`QUEUE`], [`subscription`]: the replica consumer.
 //! - [`deadlines`]: the deadline sweeper; [`RoutingService::sweeper`] builds it.
 
 mod config;
@@ -42,20 +42,9 @@ pub use service::{Clock, RoutingParts, RoutingService, unit_kind};
 pub const CONSUMER: &str = "routing";
 /// The queue routing consumes the other services' lifecycle events from.
 pub const QUEUE: &str = "routing.replica";
-/// The routing keys routing produces itself, so its queue does not bind them.
-pub const OWN_KEYS: &[&str] = &[
-    "report.dispatched",
-    "report.escalated",
-    "directive.issued",
-    "report.closed",
-    "report.linked_as_duplicate",
-    "deadline.due_soon",
-    "deadline.missed",
-];
-
-/// The subscription of routing's replica consumer: every lifecycle key but its own.
+/// The subscription of routing's replica consumer: every lifecycle fact another service decides.
 pub fn subscription() -> Subscription {
-    replica::subscription(QUEUE, OWN_KEYS)
+    replica::subscription(QUEUE, paht_domain::lifecycle::Service::Routing)
 }
 
 /// The bus handler that keeps routing's replicas (with `cases` and `deadlines`) in step with

@@ -278,9 +278,244 @@ proptest! {
                     }
                     report = t.report;
                     check_invariants(&report)?;
+                    // Routing resolves as soon as every assignment at work is approved.
+                    if report.due_for_resolution() {
+                        let system = Actor::new("routing", Role::System, UnitId::new(IOC));
+                        report = report.apply(Command::Resolve, &system, now, &cal).unwrap().report;
+                        check_invariants(&report)?;
+                    }
                 }
                 Err(e) => prop_assert!(!e.to_string().is_empty()),
             }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Convergence: several owners deciding on the same report, every view folding the others'
+// facts as they arrive — in any order the bus allows, with redeliveries — ends equal.
+
+use paht_domain::lifecycle::{Admission, Event, Service};
+
+/// One service's view of the report and the facts it holds back until their turn.
+struct Node {
+    service: Service,
+    cal: WorkingCalendar,
+    view: Option<Report>,
+    held: Vec<Event>,
+}
+
+/// What the test does next: a service decides, or the bus delivers (or redelivers) a fact.
+#[derive(Debug, Clone)]
+enum Move {
+    Decide(Op, Who),
+    Deliver(usize),
+    Redeliver(usize),
+}
+
+/// Ops weighted towards work on the same report by several owners at once: dispatches,
+/// agencies' actions, escalations and directives; refusals are rare.
+fn busy_op() -> impl Strategy<Value = Op> {
+    let dispatch_one = (1u8..8, 0usize..3, prop::bool::weighted(0.9)).prop_map(|a| vec![a]);
+    prop_oneof![
+        3 => Just(Op::Accept),
+        4 => dispatch_one.clone().prop_map(Op::Dispatch),
+        3 => (1u8..7).prop_map(Op::Return),
+        2 => ((1u8..7), 1u64..20).prop_map(|(a, d)| Op::Explain(a, d)),
+        6 => (1u8..7).prop_map(Op::Submit),
+        6 => (1u8..7).prop_map(Op::Approve),
+        2 => (1u8..7).prop_map(Op::SendBack),
+        1 => ((0usize..6), Just(false)).prop_map(|(r, d)| Op::Escalate(r, d)),
+        1 => Just(Op::DirectClose),
+        2 => dispatch_one.prop_map(Op::DirectDispatch),
+        2 => Just(Op::EditAnswer),
+        2 => Just(Op::Publish),
+        1 => Just(Op::AnswerPrivately),
+        1 => (0usize..3).prop_map(Op::Rate),
+        2 => Just(Op::Reopen),
+    ]
+}
+
+fn right_who() -> impl Strategy<Value = Who> {
+    (0usize..8, 0usize..6).prop_map(|(role, unit)| Who {
+        right_role: true,
+        right_unit: true,
+        role,
+        unit,
+        other_subject: false,
+    })
+}
+
+fn moves() -> impl Strategy<Value = Move> {
+    prop_oneof![
+        4 => (busy_op(), right_who()).prop_map(|(o, w)| Move::Decide(o, w)),
+        2 => any::<usize>().prop_map(Move::Deliver),
+        1 => any::<usize>().prop_map(Move::Redeliver),
+    ]
+}
+
+struct Net {
+    nodes: Vec<Node>,
+    /// Facts on their way: (destination node, fact).
+    in_flight: Vec<(usize, Event)>,
+    delivered: Vec<(usize, Event)>,
+    now: DateTime<Utc>,
+}
+
+impl Net {
+    fn publish(&mut self, from: usize, events: &[Event]) {
+        for e in events {
+            for dest in (0..self.nodes.len()).filter(|d| *d != from) {
+                self.in_flight.push((dest, e.clone()));
+            }
+        }
+    }
+
+    /// Routing's reaction: it resolves the report once its view has every assignment approved.
+    fn react(&mut self, node: usize) {
+        let n = &self.nodes[node];
+        if n.service != Service::Routing {
+            return;
+        }
+        let Some(view) = n.view.as_ref().filter(|v| v.due_for_resolution()) else { return };
+        let system = Actor::new("routing", Role::System, UnitId::new(IOC));
+        let t = view.apply(Command::Resolve, &system, self.now, &n.cal).expect("a due resolution is allowed");
+        self.nodes[node].view = Some(t.report);
+        self.publish(node, &t.events);
+    }
+
+    fn receive(&mut self, dest: usize, event: Event) {
+        let n = &mut self.nodes[dest];
+        n.held.push(event);
+        // Fold whatever has become admissible, until nothing more is.
+        loop {
+            let mut progressed = false;
+            let mut i = 0;
+            while i < self.nodes[dest].held.len() {
+                let n = &mut self.nodes[dest];
+                let e = &n.held[i];
+                let admission = match &n.view {
+                    None => match Report::genesis(e) {
+                        Some(v) => {
+                            n.view = Some(v);
+                            n.held.remove(i);
+                            progressed = true;
+                            continue;
+                        }
+                        // Decided after the report arrived, so it waits for that.
+                        None => paht_domain::lifecycle::Progress::default().admit(&e.stamp),
+                    },
+                    Some(v) => v.seen.admit(&e.stamp),
+                };
+                match admission {
+                    Admission::Fold => {
+                        let e = n.held.remove(i);
+                        n.view.as_mut().unwrap().fold(&e);
+                        progressed = true;
+                        self.react(dest);
+                    }
+                    Admission::Duplicate => {
+                        n.held.remove(i);
+                    }
+                    Admission::Wait { .. } => i += 1,
+                }
+            }
+            if !progressed {
+                break;
+            }
+        }
+    }
+
+    fn decide(&mut self, op: &Op, who: &Who) {
+        let Some(probe) = self.nodes.iter().find_map(|n| n.view.as_ref()) else { return };
+        let owner = command(op, probe, &self.nodes[0].cal, self.now).action().owner();
+        let node = self.nodes.iter().position(|n| n.service == owner).expect("every owner runs");
+        let n = &self.nodes[node];
+        let Some(view) = n.view.as_ref() else { return };
+        let cmd = command(op, view, &n.cal, self.now);
+        if cmd.action() == Action::Resolve {
+            return;
+        }
+        let actor = actor_for(who, &cmd, view);
+        if let Ok(t) = view.apply(cmd, &actor, self.now, &n.cal) {
+            self.nodes[node].view = Some(t.report);
+            self.publish(node, &t.events);
+            self.react(node);
+        }
+    }
+}
+
+fn comparable(view: &Report) -> Report {
+    // Only intake knows who sent the report: it is in no fact.
+    Report { reporter_ref: None, ..view.clone() }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(384))]
+
+    /// Intake, routing, processing and publication each decide only their own actions on
+    /// one report, concurrently, and fold the others' facts in whatever order the bus
+    /// delivers them, some twice. Routing and processing even compute deadlines with
+    /// different calendars. Once every fact is delivered, every view is the same.
+    #[test]
+    fn every_view_converges_whatever_the_delivery_order(
+        tape in prop::collection::vec(moves(), 30..200),
+        drain in prop::collection::vec(any::<usize>(), 64),
+    ) {
+        let london = WorkingCalendar::new(
+            chrono_tz::Europe::London,
+            Default::default(),
+            &paht_domain::calendar::Decisions::shipped(),
+        );
+        let node = |service, cal| Node { service, cal, view: None, held: Vec::new() };
+        let mut net = Net {
+            nodes: vec![
+                node(Service::Intake, WorkingCalendar::vietnam()),
+                node(Service::Routing, WorkingCalendar::vietnam()),
+                node(Service::Processing, london),
+                node(Service::Publication, WorkingCalendar::vietnam()),
+            ],
+            in_flight: Vec::new(),
+            delivered: Vec::new(),
+            now: DateTime::parse_from_rfc3339("2027-01-04T08:00:00+07:00").unwrap().with_timezone(&Utc),
+        };
+        let new = NewReport {
+            id: ReportId::from_uuid(Uuid::from_u128(1000)),
+            instance: UnitId::new(IOC),
+            reporter_ref: Some("citizen-1".into()),
+            confidential: false,
+        };
+        let t = Report::receive(new, &Actor::new("zalo", Role::System, UnitId::new(IOC)), net.now, &net.nodes[0].cal).unwrap();
+        net.nodes[0].view = Some(t.report);
+        net.publish(0, &t.events);
+        let delivery = |net: &mut Net, pick: usize| {
+            let (dest, e) = net.in_flight.remove(pick % net.in_flight.len());
+            net.delivered.push((dest, e.clone()));
+            net.receive(dest, e);
+        };
+        for m in &tape {
+            net.now += TimeDelta::minutes(37);
+            match m {
+                Move::Decide(op, who) => net.decide(op, who),
+                Move::Deliver(pick) if !net.in_flight.is_empty() => delivery(&mut net, *pick),
+                Move::Redeliver(pick) if !net.delivered.is_empty() => {
+                    let (dest, e) = net.delivered[pick % net.delivered.len()].clone();
+                    net.receive(dest, e);
+                }
+                _ => {}
+            }
+        }
+        let mut k = 0;
+        while !net.in_flight.is_empty() {
+            let pick = drain[k % drain.len()].wrapping_add(k);
+            delivery(&mut net, pick);
+            k += 1;
+        }
+        let views: Vec<Report> = net.nodes.iter().map(|n| comparable(n.view.as_ref().expect("every node has the report"))).collect();
+        for (n, v) in net.nodes.iter().zip(&views) {
+            prop_assert!(n.held.is_empty(), "{} still holds {} facts", n.service, n.held.len());
+            prop_assert_eq!(v, &views[0], "{} differs from intake", n.service);
+            check_invariants(v)?;
         }
     }
 }

@@ -13,13 +13,25 @@ pub fn local_secret(data_dir: &Path, name: &str, generate: impl FnOnce() -> Stri
     match std::fs::read_to_string(&path) {
         Ok(secret) => Ok(secret.trim().to_string()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+            create_private_dir(data_dir)?;
             let secret = generate();
             write_private(&path, &secret)?;
             Ok(secret)
         }
         Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
     }
+}
+
+/// The data directory, readable by its owner only when this creates it.
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir).with_context(|| format!("creating {}", dir.display()))
 }
 
 fn write_private(path: &Path, secret: &str) -> anyhow::Result<()> {
@@ -51,6 +63,8 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(dir.join("k")).unwrap().permissions().mode();
             assert_eq!(mode & 0o077, 0, "readable by the owner only");
+            let dir_mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+            assert_eq!(dir_mode & 0o077, 0, "the data directory it created is the owner's only");
         }
         std::fs::remove_dir_all(dir).unwrap();
     }

@@ -346,6 +346,10 @@ impl Sweeper {
             instance_id: row.instance_id.clone(),
             occurred_at: Some(convert::timestamp(now)),
             actor: Some(convert::actor(&self.actor)),
+            // Outside the lifecycle: no view folds it, so it has no place in a sequence.
+            producer: String::new(),
+            sequence: 0,
+            after: Vec::new(),
             payload: Some(kind.payload(deadline, row, remind)),
         };
         paht_platform::events::message(&envelope)

@@ -10,7 +10,7 @@ use paht_domain::lifecycle::{
 use paht_platform::auth::AuthContext;
 use paht_platform::replica::{self, Executed, Replica, ReplicaError};
 use paht_proto::v1::event_envelope::Payload;
-use paht_proto::{convert, replay, v1};
+use paht_proto::{convert, fact, v1};
 use sea_orm::ConnectionTrait;
 use uuid::Uuid;
 
@@ -304,7 +304,7 @@ impl RoutingService {
         auth: &AuthContext,
         req: &v1::EscalateRequest,
     ) -> Result<v1::EscalateResponse, RoutingError> {
-        let reason = replay::escalation_reason_from(req.reason)
+        let reason = fact::escalation_reason_from(req.reason)
             .ok_or_else(|| RoutingError::field("reason", "choose why the case is escalated (R8.2c, R4.4)"))?;
         let duplicate_of = match (reason, req.duplicate_of.trim()) {
             (EscalationReason::Duplicate, "") => {

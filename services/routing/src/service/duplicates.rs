@@ -141,6 +141,10 @@ impl RoutingService {
             instance_id: replica.state.instance.to_string(),
             occurred_at: Some(convert::timestamp(now)),
             actor: Some(convert::actor(&auth.actor())),
+            // Outside the lifecycle: no view folds it, so it has no place in a sequence.
+            producer: String::new(),
+            sequence: 0,
+            after: Vec::new(),
             payload: Some(Payload::ReportLinkedAsDuplicate(v1::ReportLinkedAsDuplicate {
                 duplicate_of: earlier.to_string(),
                 duplicate_of_tracking_code: original.tracking_code.clone(),

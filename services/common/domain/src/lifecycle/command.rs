@@ -139,6 +139,9 @@ pub enum Command {
     },
     /// R8.2c, R4.4: the provincial office directs.
     Direct(Directive),
+    /// R10.2: every assignment at work is approved; the report is complete. Decided by
+    /// routing (the system), which also decides every dispatch, so none can race it.
+    Resolve,
     /// R10.3a: the IOC checks and edits the answer.
     EditAnswer {
         /// The answer text.
@@ -191,6 +194,8 @@ pub enum Action {
     Escalate,
     /// See [`Command::Direct`].
     Direct,
+    /// See [`Command::Resolve`].
+    Resolve,
     /// See [`Command::EditAnswer`].
     EditAnswer,
     /// See [`Command::Publish`].
@@ -207,7 +212,7 @@ pub enum Action {
 
 impl Action {
     /// Every action.
-    pub const ALL: [Action; 16] = [
+    pub const ALL: [Action; 17] = [
         Action::Accept,
         Action::Refuse,
         Action::Dispatch,
@@ -218,6 +223,7 @@ impl Action {
         Action::SendBack,
         Action::Escalate,
         Action::Direct,
+        Action::Resolve,
         Action::EditAnswer,
         Action::Publish,
         Action::AnswerPrivately,
@@ -241,6 +247,7 @@ impl Action {
             Action::Return | Action::Explain | Action::SubmitResult => Role::Officer,
             Action::Approve | Action::SendBack => Role::Leader,
             Action::Direct => Role::ProvincialOffice,
+            Action::Resolve => Role::System,
             Action::Rate => Role::Reporter,
         }
     }
@@ -258,6 +265,7 @@ impl Action {
             Action::SendBack => "send_back",
             Action::Escalate => "escalate",
             Action::Direct => "direct",
+            Action::Resolve => "resolve",
             Action::EditAnswer => "edit_answer",
             Action::Publish => "publish",
             Action::AnswerPrivately => "answer_privately",
@@ -288,6 +296,7 @@ impl Command {
             Command::SendBack { .. } => Action::SendBack,
             Command::Escalate { .. } => Action::Escalate,
             Command::Direct(_) => Action::Direct,
+            Command::Resolve => Action::Resolve,
             Command::EditAnswer { .. } => Action::EditAnswer,
             Command::Publish => Action::Publish,
             Command::AnswerPrivately => Action::AnswerPrivately,

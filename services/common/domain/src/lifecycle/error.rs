@@ -102,6 +102,9 @@ pub enum LifecycleError {
     /// R10.3b: the reporter asked for confidentiality; answer privately instead.
     #[error("the reporter asked for confidentiality: answer privately, do not publish")]
     ConfidentialReporter,
+    /// Resolving needs every assignment at work approved and no return waiting.
+    #[error("not every assignment at work is approved yet")]
+    NotAllApproved,
     /// The calendar could not compute a deadline.
     #[error("deadline: {0}")]
     Calendar(#[from] CalendarError),

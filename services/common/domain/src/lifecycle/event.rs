@@ -1,11 +1,16 @@
 //! The facts a transition produces. The platform stores them in the outbox in the
 //! same transaction as the new state and publishes them under [`EventKind::routing_key`].
+//!
+//! A fact states everything another service needs to fold it into its own view of the
+//! report (ids, instants, deadlines, actor): nobody recomputes an owner's decision.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::command::{Directive, EscalationReason, Rating};
+use super::fact::{Service, Stamp};
 use crate::actor::Actor;
+use crate::deadline::Deadline;
 use crate::ids::{AssignmentId, ReportId, UnitId};
 
 /// An assignment as dispatched, with its deadlines.
@@ -17,12 +22,14 @@ pub struct DispatchedAssignment {
     pub agency: UnitId,
     /// Whether it leads.
     pub lead: bool,
+    /// The dispatcher's instructions to the agency (R7.3b), if any.
+    pub instructions: Option<String>,
     /// R8.2a: handled by.
-    pub handling_due: DateTime<Utc>,
+    pub handling: Deadline,
     /// R8.2b: returned (if not competent) by.
-    pub return_due: DateTime<Utc>,
+    pub return_window: Deadline,
     /// R8.2a: explained (if it needs time) by.
-    pub explanation_due: DateTime<Utc>,
+    pub explanation_window: Deadline,
 }
 
 /// One fact about a report.
@@ -38,6 +45,9 @@ pub struct Event {
     pub actor: Actor,
     /// What happened.
     pub kind: EventKind,
+    /// Who produced it, its place in the producer's sequence for this report, and what
+    /// the producer had seen of the others' when it decided.
+    pub stamp: Stamp,
 }
 
 /// What happened.
@@ -46,7 +56,9 @@ pub enum EventKind {
     /// A report arrived (R5); the IOC must check it by `check_due` (R7.2).
     ReportReceived {
         /// R7.2 deadline.
-        check_due: DateTime<Utc>,
+        check: Deadline,
+        /// Whether the reporter asked for confidentiality (R6.2).
+        confidential: bool,
     },
     /// The IOC found it complete (R7.3a).
     ReportAccepted,
@@ -59,6 +71,9 @@ pub enum EventKind {
     ReportDispatched {
         /// The new assignments.
         assignments: Vec<DispatchedAssignment>,
+        /// The returned assignments this dispatch answers (R8.2b): every return the
+        /// dispatcher had seen and not yet answered.
+        answers_returns: Vec<AssignmentId>,
     },
     /// An agency returned it (R8.2b).
     AssignmentReturned {
@@ -68,6 +83,8 @@ pub enum EventKind {
         agency: UnitId,
         /// Why.
         reason: String,
+        /// R7.2, R8.2b: by when the IOC must forward it again.
+        check: Deadline,
     },
     /// An agency explained and gave an expected date (R8.2a), to be told to the reporter.
     AssignmentExplained {
@@ -80,7 +97,7 @@ pub enum EventKind {
         /// The expected completion date.
         expected_completion: NaiveDate,
         /// The new handling deadline.
-        handling_due: DateTime<Utc>,
+        handling: Deadline,
     },
     /// The officer submitted a result (routing key `assignment.resolved`).
     AssignmentResultSubmitted {
@@ -88,8 +105,12 @@ pub enum EventKind {
         assignment: AssignmentId,
         /// The agency.
         agency: UnitId,
+        /// What was done.
+        text: String,
+        /// Ids of attached files.
+        attachments: Vec<String>,
         /// R9.2 deadline for the leader.
-        approval_due: DateTime<Utc>,
+        approval: Deadline,
     },
     /// The leader approved (R9.3b).
     AssignmentApproved {
@@ -116,7 +137,7 @@ pub enum EventKind {
         /// The earlier report, for duplicates.
         duplicate_of: Option<ReportId>,
         /// R8.2c deadline for escalating, counted from when the case reached the IOC.
-        escalation_due: DateTime<Utc>,
+        deadline: Deadline,
     },
     /// The provincial office directed.
     DirectiveIssued {
@@ -129,14 +150,21 @@ pub enum EventKind {
         notice: String,
         /// The earlier report whose answer applies, for duplicates.
         duplicate_of: Option<ReportId>,
+        /// The assignments the closing cancels: every one the agencies held.
+        cancelled: Vec<AssignmentId>,
     },
     /// Every assignment approved: the report is complete; answer due (R10.2).
     ReportResolved {
+        /// The approved assignments the answer is made of.
+        assignments: Vec<AssignmentId>,
         /// R10.2 deadline.
-        answer_due: DateTime<Utc>,
+        answer: Deadline,
     },
     /// The IOC edited the answer (R10.3a).
-    AnswerEdited,
+    AnswerEdited {
+        /// The answer text.
+        text: String,
+    },
     /// The answer was published (R10.3a).
     ReportPublished,
     /// The answer went to the reporter alone (R10.3b).
@@ -179,7 +207,7 @@ impl EventKind {
             EventKind::DirectiveIssued { .. } => "directive.issued",
             EventKind::ReportClosed { .. } => "report.closed",
             EventKind::ReportResolved { .. } => "report.resolved",
-            EventKind::AnswerEdited => "report.answer_edited",
+            EventKind::AnswerEdited { .. } => "report.answer_edited",
             EventKind::ReportPublished => "report.published",
             EventKind::ReportAnsweredPrivately => "report.answered_privately",
             EventKind::ReportWithheld { .. } => "report.withheld",
@@ -188,3 +216,54 @@ impl EventKind {
         }
     }
 }
+
+impl EventKind {
+    /// The one service that decides this fact (architecture, "One owner per decision").
+    pub fn producer(&self) -> Service {
+        match self {
+            EventKind::ReportReceived { .. } | EventKind::ReportAccepted | EventKind::ReportRefused { .. } => {
+                Service::Intake
+            }
+            EventKind::ReportDispatched { .. }
+            | EventKind::ReportEscalated { .. }
+            | EventKind::DirectiveIssued { .. }
+            | EventKind::ReportClosed { .. }
+            | EventKind::ReportResolved { .. } => Service::Routing,
+            EventKind::AssignmentReturned { .. }
+            | EventKind::AssignmentExplained { .. }
+            | EventKind::AssignmentResultSubmitted { .. }
+            | EventKind::AssignmentApproved { .. }
+            | EventKind::AssignmentSentBack { .. } => Service::Processing,
+            EventKind::AnswerEdited { .. }
+            | EventKind::ReportPublished
+            | EventKind::ReportAnsweredPrivately
+            | EventKind::ReportWithheld { .. }
+            | EventKind::ReportRated { .. }
+            | EventKind::ReportReopened { .. } => Service::Publication,
+        }
+    }
+}
+
+/// Every lifecycle fact by routing key, with the one service that decides it: what a
+/// service subscribes to is every fact but its own.
+pub const FACTS: [(&str, Service); 19] = [
+    ("report.received", Service::Intake),
+    ("report.accepted", Service::Intake),
+    ("report.refused", Service::Intake),
+    ("report.dispatched", Service::Routing),
+    ("report.escalated", Service::Routing),
+    ("directive.issued", Service::Routing),
+    ("report.closed", Service::Routing),
+    ("report.resolved", Service::Routing),
+    ("assignment.returned", Service::Processing),
+    ("assignment.explained", Service::Processing),
+    ("assignment.resolved", Service::Processing),
+    ("assignment.approved", Service::Processing),
+    ("assignment.sent_back", Service::Processing),
+    ("report.answer_edited", Service::Publication),
+    ("report.published", Service::Publication),
+    ("report.answered_privately", Service::Publication),
+    ("report.withheld", Service::Publication),
+    ("report.rated", Service::Publication),
+    ("report.reopened", Service::Publication),
+];

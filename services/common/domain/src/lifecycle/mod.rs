@@ -11,6 +11,8 @@
 mod command;
 mod error;
 mod event;
+mod fact;
+mod fold;
 mod transition;
 
 #[cfg(test)]
@@ -23,7 +25,8 @@ use serde::{Deserialize, Serialize};
 
 pub use command::{Action, Command, Directive, EscalationReason, NewAssignment, Rating};
 pub use error::LifecycleError;
-pub use event::{DispatchedAssignment, Event, EventKind};
+pub use event::{DispatchedAssignment, Event, EventKind, FACTS};
+pub use fact::{Admission, Producer, Progress, Seen, Service, Stamp, UnknownService};
 pub use transition::Transition;
 
 use crate::actor::Actor;
@@ -218,6 +221,9 @@ pub struct Assignment {
     pub send_back_reason: Option<String>,
     /// The leader who approved, and when.
     pub approval: Option<(Actor, DateTime<Utc>)>,
+    /// After a return: by when the IOC must forward the report again (R7.2, R8.2b).
+    #[serde(default)]
+    pub return_check: Option<Deadline>,
 }
 
 /// The IOC's escalation to the provincial office.
@@ -294,6 +300,18 @@ pub struct Report {
     pub rating: Option<(Rating, Option<String>)>,
     /// How many times it was reopened (R11.3).
     pub reopen_count: u32,
+    /// The R7.2 check deadline it got on arrival.
+    #[serde(default)]
+    pub check_deadline: Option<Deadline>,
+    /// The R10.2 answer deadline it got when resolved.
+    #[serde(default)]
+    pub answer_deadline: Option<Deadline>,
+    /// The returned assignments a later dispatch answered (R8.2b).
+    #[serde(default)]
+    pub answered_returns: Vec<AssignmentId>,
+    /// How far this view has folded each producer's facts.
+    #[serde(default)]
+    pub seen: Progress,
 }
 
 impl Report {

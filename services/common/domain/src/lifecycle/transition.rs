@@ -1,15 +1,15 @@
-//! The transitions: each checks role, unit, state and input, then builds the new
-//! state and its events. A refused transition leaves the report untouched (the
-//! caller keeps the old value; nothing here mutates its input).
+//! The decisions: each checks role, unit, state and input, then states its facts. The
+//! new state is the fold of those facts (`fold.rs`), exactly as every other service
+//! folds them. A refused command leaves the report untouched (the caller keeps the old
+//! value; nothing here mutates its input).
 
 use chrono::{DateTime, Utc};
 
 use super::command::{Action, Command, Directive, EscalationReason, NewAssignment};
 use super::error::LifecycleError;
 use super::event::{DispatchedAssignment, Event, EventKind};
-use super::{
-    Answer, Assignment, AssignmentStatus, Escalation, Explanation, HandlingResult, NewReport, Report, ReportStatus,
-};
+use super::fact::Producer;
+use super::{AssignmentStatus, NewReport, Report, ReportStatus};
 use crate::actor::{Actor, Role};
 use crate::calendar::WorkingCalendar;
 use crate::deadline::{Deadline, Rule, Stage};
@@ -42,30 +42,20 @@ impl Report {
             return Err(LifecycleError::MayNotSubmit(actor.role));
         }
         let check = Deadline::compute(cal, Stage::Check, now)?;
-        let report = Report {
-            id: new.id,
+        let kind = EventKind::ReportReceived { check, confidential: new.confidential };
+        let producer = Producer { instance: new.instance.clone(), service: kind.producer() };
+        let event = Event {
+            report_id: new.id,
             instance: new.instance,
-            status: ReportStatus::Received,
-            received_at: now,
-            reporter_ref: new.reporter_ref,
-            confidential: new.confidential,
-            open_deadlines: vec![check],
-            at_ioc_since: now,
-            awaiting_redispatch: false,
-            assignments: Vec::new(),
-            refusal_reason: None,
-            escalation: None,
-            directive: None,
-            answer: None,
-            rating: None,
-            reopen_count: 0,
+            occurred_at: now,
+            actor: actor.clone(),
+            stamp: super::Progress::default().next_stamp(producer),
+            kind,
         };
-        let event = report.event(actor, now, EventKind::ReportReceived { check_due: check.due_at });
+        let mut report = Report::genesis(&event).expect("a received fact starts a view");
+        // Only the owner knows who sent it; it is not part of any fact (no personal data).
+        report.reporter_ref = new.reporter_ref;
         Ok(Transition { report, events: vec![event] })
-    }
-
-    fn event(&self, actor: &Actor, now: DateTime<Utc>, kind: EventKind) -> Event {
-        Event { report_id: self.id, instance: self.instance.clone(), occurred_at: now, actor: actor.clone(), kind }
     }
 
     /// Applies a command by `actor` at `now`: the new state and its events, or why not.
@@ -103,18 +93,23 @@ impl Report {
             }
             None => {}
         }
-        let mut next = self.clone();
-        let mut events = Vec::new();
-        let mut step = Step { report: &mut next, events: &mut events, actor, now, cal, action };
+        let mut step = Step { report: self.clone(), events: Vec::new(), actor, now, cal, action };
         step.run(command)?;
-        Ok(Transition { report: next, events })
+        Ok(Transition { report: step.report, events: step.events })
+    }
+
+    /// Whether routing must resolve the report now (R10.2): the agencies hold it and
+    /// every assignment at work is approved, with no return waiting for re-dispatch.
+    pub fn due_for_resolution(&self) -> bool {
+        self.status.is_with_agencies() && self.all_approved()
     }
 }
 
-/// One transition in progress, on a copy of the report.
+/// One decision in progress: each stated fact is folded into a copy of the report at
+/// once, so later checks of the same command see it.
 struct Step<'a> {
-    report: &'a mut Report,
-    events: &'a mut Vec<Event>,
+    report: Report,
+    events: Vec<Event>,
     actor: &'a Actor,
     now: DateTime<Utc>,
     cal: &'a WorkingCalendar,
@@ -123,7 +118,16 @@ struct Step<'a> {
 
 impl Step<'_> {
     fn emit(&mut self, kind: EventKind) {
-        let event = self.report.event(self.actor, self.now, kind);
+        let producer = Producer { instance: self.report.instance.clone(), service: kind.producer() };
+        let event = Event {
+            report_id: self.report.id,
+            instance: self.report.instance.clone(),
+            occurred_at: self.now,
+            actor: self.actor.clone(),
+            stamp: self.report.seen.next_stamp(producer),
+            kind,
+        };
+        self.report.fold(&event);
         self.events.push(event);
     }
 
@@ -135,17 +139,17 @@ impl Step<'_> {
         }
     }
 
-    fn assignment_mut(
-        &mut self,
+    /// The assignment `id` (its agency) if it is in one of the `allowed` states.
+    fn require_assignment(
+        &self,
         id: AssignmentId,
         allowed: &[AssignmentStatus],
-    ) -> Result<&mut Assignment, LifecycleError> {
-        let action = self.action;
-        let a = self.report.assignments.iter_mut().find(|a| a.id == id).ok_or(LifecycleError::UnknownAssignment(id))?;
+    ) -> Result<&super::Assignment, LifecycleError> {
+        let a = self.report.assignment(id).ok_or(LifecycleError::UnknownAssignment(id))?;
         if allowed.contains(&a.status) {
             Ok(a)
         } else {
-            Err(LifecycleError::WrongAssignmentState { action, assignment: id, status: a.status })
+            Err(LifecycleError::WrongAssignmentState { action: self.action, assignment: id, status: a.status })
         }
     }
 
@@ -159,15 +163,11 @@ impl Step<'_> {
         match command {
             Command::Accept => {
                 self.require_status(&[S::Received])?;
-                self.report.status = S::Accepted;
                 self.emit(EventKind::ReportAccepted);
             }
             Command::Refuse { reason } => {
                 self.require_status(&[S::Received])?;
                 require_text(self.action, "reason", &reason)?;
-                self.report.status = S::Refused;
-                self.report.open_deadlines.clear();
-                self.report.refusal_reason = Some(reason.clone());
                 self.emit(EventKind::ReportRefused { reason });
             }
             Command::Dispatch { assignments } => {
@@ -177,21 +177,10 @@ impl Step<'_> {
             Command::Return { assignment, reason } => {
                 self.require_status(&with_agencies)?;
                 require_text(self.action, "reason", &reason)?;
-                let a = self.assignment_mut(assignment, &[AssignmentStatus::Assigned])?;
-                a.status = AssignmentStatus::Returned;
-                a.open_deadlines.clear();
-                a.return_reason = Some(reason.clone());
-                let agency = a.agency.clone();
+                let agency = self.require_assignment(assignment, &[AssignmentStatus::Assigned])?.agency.clone();
                 // Back on the IOC's desk: it must forward the report again (R8.2b).
-                self.report.awaiting_redispatch = true;
-                self.report.at_ioc_since = self.now;
                 let check = self.deadline(Stage::Check)?;
-                self.report.open_deadlines.retain(|d| d.stage != Stage::Check);
-                self.report.open_deadlines.push(check);
-                if self.report.active_assignments().next().is_none() {
-                    self.report.status = S::Accepted;
-                }
-                self.emit(EventKind::AssignmentReturned { assignment, agency, reason });
+                self.emit(EventKind::AssignmentReturned { assignment, agency, reason, check });
             }
             Command::Explain { assignment, reason, expected_completion } => {
                 self.require_status(&with_agencies)?;
@@ -202,63 +191,30 @@ impl Step<'_> {
                 }
                 let handling =
                     Deadline::with_rule(self.cal, Stage::Handling, self.now, Rule::ByDate(expected_completion))?;
-                let now = self.now;
-                let a = self.assignment_mut(assignment, &[AssignmentStatus::Assigned])?;
+                let a = self.require_assignment(assignment, &[AssignmentStatus::Assigned])?;
                 if a.explanation.is_some() {
                     return Err(LifecycleError::AlreadyExplained(assignment));
                 }
-                a.status = AssignmentStatus::Explained;
-                a.explanation = Some(Explanation { reason: reason.clone(), expected_completion, at: now });
-                a.handling = handling;
-                a.open_deadlines = vec![handling];
                 let agency = a.agency.clone();
-                self.emit(EventKind::AssignmentExplained {
-                    assignment,
-                    agency,
-                    reason,
-                    expected_completion,
-                    handling_due: handling.due_at,
-                });
+                self.emit(EventKind::AssignmentExplained { assignment, agency, reason, expected_completion, handling });
             }
             Command::SubmitResult { assignment, text, attachments } => {
                 self.require_status(&with_agencies)?;
                 require_text(self.action, "text", &text)?;
                 let approval = self.deadline(Stage::Approval)?;
-                let (officer, now) = (self.actor.clone(), self.now);
-                let a = self.assignment_mut(
-                    assignment,
-                    &[AssignmentStatus::Assigned, AssignmentStatus::Explained, AssignmentStatus::SentBack],
-                )?;
-                a.status = AssignmentStatus::ResultSubmitted;
-                a.result = Some(HandlingResult { text, attachments, officer, at: now });
-                a.open_deadlines = vec![approval];
-                let agency = a.agency.clone();
-                self.emit(EventKind::AssignmentResultSubmitted { assignment, agency, approval_due: approval.due_at });
+                let allowed = [AssignmentStatus::Assigned, AssignmentStatus::Explained, AssignmentStatus::SentBack];
+                let agency = self.require_assignment(assignment, &allowed)?.agency.clone();
+                self.emit(EventKind::AssignmentResultSubmitted { assignment, agency, text, attachments, approval });
             }
             Command::Approve { assignment } => {
                 self.require_status(&with_agencies)?;
-                let (leader, now) = (self.actor.clone(), self.now);
-                let a = self.assignment_mut(assignment, &[AssignmentStatus::ResultSubmitted])?;
-                a.status = AssignmentStatus::Approved;
-                a.approval = Some((leader, now));
-                a.open_deadlines.clear();
-                let agency = a.agency.clone();
+                let agency = self.require_assignment(assignment, &[AssignmentStatus::ResultSubmitted])?.agency.clone();
                 self.emit(EventKind::AssignmentApproved { assignment, agency });
-                if self.report.all_approved() {
-                    let answer = self.deadline(Stage::Answer)?;
-                    self.report.status = S::Resolved;
-                    self.report.open_deadlines = vec![answer];
-                    self.emit(EventKind::ReportResolved { answer_due: answer.due_at });
-                }
             }
             Command::SendBack { assignment, reason } => {
                 self.require_status(&with_agencies)?;
                 require_text(self.action, "reason", &reason)?;
-                let a = self.assignment_mut(assignment, &[AssignmentStatus::ResultSubmitted])?;
-                a.status = AssignmentStatus::SentBack;
-                a.send_back_reason = Some(reason.clone());
-                a.open_deadlines = vec![a.handling];
-                let agency = a.agency.clone();
+                let agency = self.require_assignment(assignment, &[AssignmentStatus::ResultSubmitted])?.agency.clone();
                 self.emit(EventKind::AssignmentSentBack { assignment, agency, reason });
             }
             Command::Escalate { reason, note, duplicate_of } => {
@@ -271,21 +227,31 @@ impl Step<'_> {
                     return Err(LifecycleError::NoAgencyAtWork);
                 }
                 let deadline = Deadline::compute(self.cal, Stage::Escalation, self.report.at_ioc_since)?;
-                self.report.status = S::Escalated;
-                self.report.open_deadlines.retain(|d| d.stage != Stage::Check);
-                self.report.escalation =
-                    Some(Escalation { reason, note: note.clone(), duplicate_of, at: self.now, deadline });
-                self.emit(EventKind::ReportEscalated { reason, note, duplicate_of, escalation_due: deadline.due_at });
+                self.emit(EventKind::ReportEscalated { reason, note, duplicate_of, deadline });
             }
             Command::Direct(directive) => {
                 self.require_status(&[S::Escalated])?;
                 self.direct(directive)?;
             }
+            Command::Resolve => {
+                self.require_status(&with_agencies)?;
+                if !self.report.all_approved() {
+                    return Err(LifecycleError::NotAllApproved);
+                }
+                let answer = self.deadline(Stage::Answer)?;
+                let assignments = self
+                    .report
+                    .assignments
+                    .iter()
+                    .filter(|a| a.status == AssignmentStatus::Approved)
+                    .map(|a| a.id)
+                    .collect();
+                self.emit(EventKind::ReportResolved { assignments, answer });
+            }
             Command::EditAnswer { text } => {
                 self.require_status(&[S::Resolved])?;
                 require_text(self.action, "text", &text)?;
-                self.report.answer = Some(Answer { text, edited_by: self.actor.clone(), edited_at: self.now });
-                self.emit(EventKind::AnswerEdited);
+                self.emit(EventKind::AnswerEdited { text });
             }
             Command::Publish => {
                 self.require_status(&[S::Resolved])?;
@@ -295,8 +261,6 @@ impl Step<'_> {
                 if self.report.confidential {
                     return Err(LifecycleError::ConfidentialReporter);
                 }
-                self.report.status = S::Published;
-                self.report.open_deadlines.clear();
                 self.emit(EventKind::ReportPublished);
             }
             Command::AnswerPrivately => {
@@ -304,15 +268,11 @@ impl Step<'_> {
                 if self.report.answer.is_none() {
                     return Err(LifecycleError::NoAnswer);
                 }
-                self.report.status = S::AnsweredPrivately;
-                self.report.open_deadlines.clear();
                 self.emit(EventKind::ReportAnsweredPrivately);
             }
             Command::Withhold { legal_basis } => {
                 self.require_status(&[S::Resolved])?;
                 require_text(self.action, "legal_basis", &legal_basis)?;
-                self.report.status = S::Withheld;
-                self.report.open_deadlines.clear();
                 self.emit(EventKind::ReportWithheld { legal_basis });
             }
             Command::Rate { rating, feedback } => {
@@ -321,19 +281,21 @@ impl Step<'_> {
                     return Err(LifecycleError::NotTheReporter);
                 }
                 let feedback = feedback.filter(|f| !f.trim().is_empty());
-                self.report.status = S::Rated;
-                self.report.rating = Some((rating, feedback.clone()));
                 self.emit(EventKind::ReportRated { rating, feedback });
             }
             Command::Reopen { feedback } => {
                 self.require_status(&[S::Published, S::AnsweredPrivately, S::Rated])?;
                 require_text(self.action, "feedback", &feedback)?;
-                let reopened = self.reassign_approved()?;
-                self.report.status = S::Reopened;
-                self.report.reopen_count += 1;
-                self.report.answer = None;
-                self.report.rating = None;
-                self.emit(EventKind::ReportReopened { feedback, assignments: reopened });
+                // R11.3: every approved assignment goes back to its agency with fresh deadlines.
+                let approved: Vec<_> = self
+                    .report
+                    .assignments
+                    .iter()
+                    .filter(|a| a.status == AssignmentStatus::Approved)
+                    .map(|a| NewAssignment { id: a.id, agency: a.agency.clone(), lead: a.lead, instructions: None })
+                    .collect();
+                let assignments = approved.into_iter().map(|n| self.fresh(n)).collect::<Result<_, _>>()?;
+                self.emit(EventKind::ReportReopened { feedback, assignments });
             }
         }
         Ok(())
@@ -357,44 +319,29 @@ impl Step<'_> {
         if leads != 1 {
             return Err(LifecycleError::LeadCount(leads));
         }
-        let mut dispatched = Vec::with_capacity(new.len());
-        for n in new {
-            let mut a = self.fresh_assignment(n.id, n.agency, n.lead)?;
-            a.instructions = n.instructions.filter(|i| !i.trim().is_empty());
-            dispatched.push(summary(&a));
-            self.report.assignments.push(a);
-        }
-        if self.report.status == ReportStatus::Accepted || self.report.status == ReportStatus::Escalated {
-            self.report.status = ReportStatus::Dispatched;
-        }
-        self.report.awaiting_redispatch = false;
-        self.report.open_deadlines.retain(|d| d.stage != Stage::Check);
-        self.emit(EventKind::ReportDispatched { assignments: dispatched });
+        let assignments = new.into_iter().map(|n| self.fresh(n)).collect::<Result<_, _>>()?;
+        // Every return seen and not yet answered is answered by this dispatch (R8.2b).
+        let answers_returns = self
+            .report
+            .assignments
+            .iter()
+            .filter(|a| a.status == AssignmentStatus::Returned && !self.report.answered_returns.contains(&a.id))
+            .map(|a| a.id)
+            .collect();
+        self.emit(EventKind::ReportDispatched { assignments, answers_returns });
         Ok(())
     }
 
-    fn fresh_assignment(
-        &self,
-        id: AssignmentId,
-        agency: crate::ids::UnitId,
-        lead: bool,
-    ) -> Result<Assignment, LifecycleError> {
-        let handling = self.deadline(Stage::Handling)?;
-        let open = vec![self.deadline(Stage::Return)?, self.deadline(Stage::Explanation)?, handling];
-        Ok(Assignment {
-            id,
-            agency,
-            lead,
-            instructions: None,
-            status: AssignmentStatus::Assigned,
-            assigned_at: self.now,
-            handling,
-            open_deadlines: open,
-            explanation: None,
-            result: None,
-            return_reason: None,
-            send_back_reason: None,
-            approval: None,
+    /// An assignment as dispatched now, with the deadlines of its stages.
+    fn fresh(&self, n: NewAssignment) -> Result<DispatchedAssignment, LifecycleError> {
+        Ok(DispatchedAssignment {
+            id: n.id,
+            agency: n.agency,
+            lead: n.lead,
+            instructions: n.instructions.filter(|i| !i.trim().is_empty()),
+            handling: self.deadline(Stage::Handling)?,
+            return_window: self.deadline(Stage::Return)?,
+            explanation_window: self.deadline(Stage::Explanation)?,
         })
     }
 
@@ -406,68 +353,35 @@ impl Step<'_> {
                     if self.report.active_assignments().next().is_none() {
                         return Err(LifecycleError::NoAgencies);
                     }
-                    self.report.status = ReportStatus::Dispatched;
                     self.emit(EventKind::DirectiveIssued { directive: directive.clone() });
                 } else {
-                    self.emit(EventKind::DirectiveIssued { directive: directive.clone() });
                     // The office's instructions go to each agency it names.
-                    let instructed = assignments
+                    let instructed: Vec<NewAssignment> = assignments
                         .iter()
                         .cloned()
                         .map(|a| NewAssignment { instructions: a.instructions.or_else(|| Some(note.clone())), ..a })
                         .collect();
+                    // A refused dispatch refuses the whole directive: nothing is stated. Each
+                    // agency's instructions travel with the dispatch, not the directive.
+                    let stated = Directive::Dispatch {
+                        assignments: assignments
+                            .iter()
+                            .map(|a| NewAssignment { instructions: None, ..a.clone() })
+                            .collect(),
+                        note: note.clone(),
+                    };
+                    self.emit(EventKind::DirectiveIssued { directive: stated });
                     self.dispatch(instructed)?;
                 }
             }
             Directive::Close { notice } => {
                 require_text(self.action, "notice", notice)?;
-                for a in self.report.assignments.iter_mut().filter(|a| a.status.is_active()) {
-                    a.status = AssignmentStatus::Cancelled;
-                    a.open_deadlines.clear();
-                }
-                self.report.status = ReportStatus::Closed;
-                self.report.open_deadlines.clear();
+                let cancelled = self.report.active_assignments().map(|a| a.id).collect();
                 let duplicate_of = self.report.escalation.as_ref().and_then(|e| e.duplicate_of);
                 self.emit(EventKind::DirectiveIssued { directive: directive.clone() });
-                self.emit(EventKind::ReportClosed { notice: notice.clone(), duplicate_of });
+                self.emit(EventKind::ReportClosed { notice: notice.clone(), duplicate_of, cancelled });
             }
         }
-        self.report.directive = Some(directive);
         Ok(())
-    }
-
-    /// R11.3: every approved assignment goes back to its agency with fresh deadlines.
-    fn reassign_approved(&mut self) -> Result<Vec<DispatchedAssignment>, LifecycleError> {
-        let approved: Vec<(AssignmentId, crate::ids::UnitId, bool)> = self
-            .report
-            .assignments
-            .iter()
-            .filter(|a| a.status == AssignmentStatus::Approved)
-            .map(|a| (a.id, a.agency.clone(), a.lead))
-            .collect();
-        let mut out = Vec::with_capacity(approved.len());
-        for (id, agency, lead) in approved {
-            let fresh = self.fresh_assignment(id, agency, lead)?;
-            out.push(summary(&fresh));
-            let slot = self.report.assignments.iter_mut().find(|a| a.id == id).expect("assignment listed above");
-            // Keep the earlier result for the record; the new round starts clean otherwise.
-            let previous = slot.result.take();
-            let instructions = slot.instructions.take();
-            *slot = Assignment { result: previous, instructions, ..fresh };
-        }
-        self.report.open_deadlines.clear();
-        Ok(out)
-    }
-}
-
-fn summary(a: &Assignment) -> DispatchedAssignment {
-    let due = |stage| a.open_deadlines.iter().find(|d| d.stage == stage).map(|d| d.due_at).unwrap_or(a.handling.due_at);
-    DispatchedAssignment {
-        id: a.id,
-        agency: a.agency.clone(),
-        lead: a.lead,
-        handling_due: a.handling.due_at,
-        return_due: due(Stage::Return),
-        explanation_due: due(Stage::Explanation),
     }
 }

@@ -9,7 +9,7 @@ use sea_orm_migration::schema::{
 /// The platform's migrations, oldest first. A service's `Migrator::migrations()` starts with
 /// these and appends its own, so every service database has the outbox and inbox.
 pub fn platform_migrations() -> Vec<Box<dyn MigrationTrait>> {
-    vec![Box::new(CreateOutboxAndInbox)]
+    vec![Box::new(CreateOutboxAndInbox), crate::replica::held_migration()]
 }
 
 /// A migrator with only the platform's migrations, for services (and tests) with no tables of their own.

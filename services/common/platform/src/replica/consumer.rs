@@ -1,44 +1,34 @@
-//! Replaying other services' events onto the replicas.
+//! Folding other services' facts into this service's views.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use paht_domain::calendar::WorkingCalendar;
-use paht_proto::replay::{self, Replay};
+use paht_domain::ids::ReportId;
+use paht_domain::lifecycle::{self as lc, Admission, Service};
 use paht_proto::v1;
+use paht_proto::v1::event_envelope::Payload;
 use prost::Message as _;
+use sea_orm::DatabaseTransaction;
 use tracing::Instrument as _;
 use uuid::Uuid;
 
-use super::{Hook, Replica, ReplicaError, ReplicaStore, TableStore};
+use super::{Hook, Replica, ReplicaError, ReplicaStore, TableStore, follow_up, held, lock_report};
 use crate::bus::{Delivery, HandleError, Handler, Subscription};
 use crate::db::{Db, inbox};
 
-/// Pauses before applying again a fact that overtook the one it follows (about 0.3 s in all).
-const EARLY_PAUSES: [Duration; 5] = [
-    Duration::from_millis(10),
-    Duration::from_millis(20),
-    Duration::from_millis(40),
-    Duration::from_millis(80),
-    Duration::from_millis(160),
-];
-
-/// Events that never change a replica: nobody needs to bind them for it.
+/// Events that never change a view: nobody needs to bind them for it.
 const NO_EFFECT: &[&str] = &["deadline.due_soon", "deadline.missed", "report.linked_as_duplicate"];
 
-/// The subscription of a service's replica consumer: every lifecycle event except the
-/// ones the service produces itself (`own_keys`), which its replicas already have.
-pub fn subscription(queue: &str, own_keys: &[&str]) -> Subscription {
-    let keys: Vec<&str> =
-        paht_proto::ROUTING_KEYS.iter().copied().filter(|k| !own_keys.contains(k) && !NO_EFFECT.contains(k)).collect();
-    let mut subscription = Subscription::new(queue, &keys);
-    // A fact still early after the consumer's own short wait is retried soon, then ever later.
-    subscription.retry_delays = vec![Duration::from_millis(500), Duration::from_secs(5), Duration::from_secs(30)];
-    subscription
+/// The subscription of a service's consumer: every lifecycle fact whose owner is another
+/// service (`lc::FACTS`); its own facts are in its views already.
+pub fn subscription(queue: &str, service: Service) -> Subscription {
+    let keys: Vec<&str> = lc::FACTS.iter().filter(|(_, owner)| *owner != service).map(|(key, _)| *key).collect();
+    debug_assert!(keys.iter().all(|k| !NO_EFFECT.contains(k)));
+    Subscription::new(queue, &keys)
 }
 
-/// A bus handler that keeps a service's replicas in step with the other services' facts.
+/// A bus handler that folds the other services' facts into a service's views.
 pub struct ReplicaConsumer {
     name: String,
     db: Db,
@@ -56,15 +46,18 @@ impl std::fmt::Debug for ReplicaConsumer {
 /// What applying one delivery did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
-    /// The replica changed (or was created).
+    /// The view changed (or was created), with every held fact that became foldable.
     Applied,
-    /// The event was applied before (inbox), or has no effect on a replica.
+    /// The fact was seen before (inbox or sequence), or has no effect on a view.
     Skipped,
+    /// The fact waits, durably, for one it was decided after.
+    Held,
 }
 
 impl ReplicaConsumer {
-    /// A consumer named `name` (its inbox key) over `db`, replaying with `calendar` and
-    /// keeping the service's indexes with `hook`.
+    /// A consumer named `name` (its inbox key) over `db`; `calendar` serves the service's
+    /// own follow-up decisions (the facts themselves are folded as stated), `hook` keeps
+    /// its indexes.
     pub fn new(name: impl Into<String>, db: Db, calendar: Arc<WorkingCalendar>, hook: Arc<dyn Hook>) -> Self {
         ReplicaConsumer { name: name.into(), db, calendar, hook, store: Arc::new(TableStore) }
     }
@@ -76,50 +69,110 @@ impl ReplicaConsumer {
         self
     }
 
-    /// Applies one envelope in one transaction: inbox mark, replica, hook.
+    /// Applies one envelope in one transaction: inbox mark, then fold (with every held
+    /// fact it lets through and the service's follow-up decisions) or hold.
     pub async fn apply(&self, event_id: Uuid, envelope: &v1::EventEnvelope) -> Result<Outcome, ConsumeError> {
-        let step = replay::replay(envelope).map_err(|e| ConsumeError::Malformed(e.to_string()))?;
-        let report_id = replay::report_id(envelope).map_err(|e| ConsumeError::Malformed(e.to_string()))?;
+        let Some(fact) = paht_proto::fact::fact(envelope).map_err(|e| ConsumeError::Malformed(e.to_string()))? else {
+            return Ok(Outcome::Skipped);
+        };
         let txn = self.db.begin_write().await.map_err(ReplicaError::from)?;
+        // One report at a time, even before its view exists (a fact and its predecessor racing).
+        lock_report(&txn, fact.report_id).await?;
         if !inbox::first_delivery(&txn, &self.name, event_id).await.map_err(ReplicaError::from)? {
             txn.rollback().await.map_err(ReplicaError::from)?;
             return Ok(Outcome::Skipped);
         }
-        let outcome = match step {
-            Replay::Nothing => Outcome::Skipped,
-            Replay::Received { view } => {
-                if self.store.lock(&txn, report_id).await?.is_some() {
-                    Outcome::Skipped
-                } else {
-                    let state = replay::received_state(&view, &self.calendar)
-                        .map_err(|e| ConsumeError::Malformed(e.to_string()))?;
-                    let saved = self.store.save(&txn, Replica { state, view: *view, version: 0 }).await?;
-                    self.hook.changed(&txn, None, &saved).await.map_err(ReplicaError::from)?;
-                    Outcome::Applied
-                }
-            }
-            Replay::Apply { command, actor, at, category_id } => {
-                let Some(mut replica) = self.store.lock(&txn, report_id).await? else {
-                    return Err(ConsumeError::Early(format!("report {report_id} has no replica yet")));
-                };
-                match replay::apply(&replica.state, command, &actor, at, &self.calendar) {
-                    Ok(None) => Outcome::Skipped,
-                    Ok(Some(transition)) => {
-                        let before = std::mem::replace(&mut replica.state, transition.report);
-                        if let Some(category) = category_id {
-                            replica.view.category_id = category;
-                        }
-                        let saved = self.store.save(&txn, replica).await?;
-                        self.hook.changed(&txn, Some(&before), &saved).await.map_err(ReplicaError::from)?;
-                        Outcome::Applied
-                    }
-                    Err(e) => return Err(ConsumeError::Early(format!("report {report_id}: {e}"))),
-                }
+        let current = self.store.lock(&txn, fact.report_id).await?;
+        let (outcome, replica) = match self.fold(&txn, current, envelope, &fact).await? {
+            Folded::Changed(replica) => (Outcome::Applied, Some(replica)),
+            Folded::Unchanged(replica) => (Outcome::Skipped, replica),
+            Folded::Wait(replica, missing) => {
+                held::hold(&txn, event_id, fact.report_id, envelope, &missing).await?;
+                tracing::debug!(missing = %format!("{}#{}", missing.producer, missing.seq), "fact held for its turn");
+                (Outcome::Held, replica)
             }
         };
+        if outcome == Outcome::Applied
+            && let Some(replica) = replica
+        {
+            let replica = self.release_held(&txn, replica).await?;
+            follow_up(&txn, replica, &self.calendar, self.hook.as_ref(), fact.occurred_at).await?;
+        }
         txn.commit().await.map_err(ReplicaError::from)?;
         Ok(outcome)
     }
+
+    /// Folds one fact into the view (or starts the view with `report.received`).
+    async fn fold(
+        &self,
+        txn: &DatabaseTransaction,
+        current: Option<Replica>,
+        envelope: &v1::EventEnvelope,
+        fact: &lc::Event,
+    ) -> Result<Folded, ConsumeError> {
+        let Some(mut replica) = current else {
+            let (Some(state), Some(Payload::ReportReceived(received))) = (lc::Report::genesis(fact), &envelope.payload)
+            else {
+                // Decided after the report arrived: wait for that.
+                let missing = match lc::Progress::default().admit(&fact.stamp) {
+                    Admission::Wait { missing } => missing,
+                    _ => unreachable!("only report.received starts a view"),
+                };
+                return Ok(Folded::Wait(None, missing));
+            };
+            let view = received.report.clone().unwrap_or_default();
+            let saved = self.store.save(txn, Replica { state, view, version: 0 }).await?;
+            self.hook.changed(txn, None, &saved).await.map_err(ReplicaError::from)?;
+            return Ok(Folded::Changed(saved));
+        };
+        match replica.state.seen.admit(&fact.stamp) {
+            Admission::Duplicate => Ok(Folded::Unchanged(Some(replica))),
+            Admission::Wait { missing } => Ok(Folded::Wait(Some(replica), missing)),
+            Admission::Fold => {
+                let before = replica.state.clone();
+                replica.state.fold(fact);
+                if let Some(Payload::ReportAccepted(accepted)) = &envelope.payload
+                    && !accepted.category_id.is_empty()
+                {
+                    replica.view.category_id.clone_from(&accepted.category_id);
+                }
+                let saved = self.store.save(txn, replica).await?;
+                self.hook.changed(txn, Some(&before), &saved).await.map_err(ReplicaError::from)?;
+                Ok(Folded::Changed(saved))
+            }
+        }
+    }
+
+    /// Folds every held fact of the report that has become foldable, until none is.
+    async fn release_held(&self, txn: &DatabaseTransaction, mut replica: Replica) -> Result<Replica, ConsumeError> {
+        loop {
+            let mut progressed = false;
+            for waiting in held::of_report(txn, replica.id()).await? {
+                let Some(fact) = paht_proto::fact::fact(&waiting.envelope).ok().flatten() else {
+                    held::release(txn, waiting.event_id).await?;
+                    continue;
+                };
+                match self.fold(txn, Some(replica.clone()), &waiting.envelope, &fact).await? {
+                    Folded::Changed(r) => {
+                        replica = r;
+                        progressed = true;
+                        held::release(txn, waiting.event_id).await?;
+                    }
+                    Folded::Unchanged(_) => held::release(txn, waiting.event_id).await?,
+                    Folded::Wait(..) => {}
+                }
+            }
+            if !progressed {
+                return Ok(replica);
+            }
+        }
+    }
+}
+
+enum Folded {
+    Changed(Replica),
+    Unchanged(Option<Replica>),
+    Wait(Option<Replica>, lc::Seen),
 }
 
 /// Why a delivery was not applied.
@@ -128,12 +181,14 @@ pub enum ConsumeError {
     /// The envelope is malformed; retrying will not help.
     #[error("malformed event: {0}")]
     Malformed(String),
-    /// The event cannot apply yet (it overtook the fact it follows); retry later.
-    #[error("not applicable yet: {0}")]
-    Early(String),
-    /// The replica could not be read or written.
+    /// The view could not be read or written.
     #[error(transparent)]
     Replica(#[from] ReplicaError),
+}
+
+/// The report an envelope is about, for logs.
+fn report_of(envelope: &v1::EventEnvelope) -> Option<ReportId> {
+    paht_proto::fact::report_id(envelope).ok()
 }
 
 #[async_trait]
@@ -142,25 +197,15 @@ impl Handler for ReplicaConsumer {
         let envelope = v1::EventEnvelope::decode(delivery.message.payload.as_ref())
             .map_err(|e| HandleError::Reject(format!("not an EventEnvelope: {e}")))?;
         let event_id = Uuid::parse_str(&envelope.event_id).unwrap_or(delivery.message.id);
-        let span = tracing::info_span!("replica_apply", consumer = %self.name, report_id = %envelope.report_id,
+        let report = report_of(&envelope).map(|r| r.to_string()).unwrap_or_default();
+        let span = tracing::info_span!("fold_fact", consumer = %self.name, report_id = %report,
             routing_key = %delivery.message.routing_key);
-        let mut result = self.apply(event_id, &envelope).instrument(span.clone()).await;
-        // Deliveries of one queue run concurrently (up to its prefetch), so a fact can overtake the
-        // one it follows by a few milliseconds: wait for it here, briefly, before handing the
-        // delivery back to the bus's slower retry.
-        for pause in EARLY_PAUSES {
-            if !matches!(result, Err(ConsumeError::Early(_))) {
-                break;
-            }
-            tokio::time::sleep(pause).await;
-            result = self.apply(event_id, &envelope).instrument(span.clone()).await;
-        }
-        match result {
+        match self.apply(event_id, &envelope).instrument(span).await {
             Ok(_) => Ok(()),
             Err(ConsumeError::Malformed(e)) => Err(HandleError::Reject(e)),
             Err(ConsumeError::Replica(ReplicaError::Decode(e))) => Err(HandleError::Reject(e)),
             Err(e) => {
-                tracing::warn!(error = %e, attempt = delivery.attempt, "event not applied; will retry");
+                tracing::warn!(error = %e, attempt = delivery.attempt, "fact not folded; will retry");
                 Err(HandleError::Retry(e.to_string()))
             }
         }

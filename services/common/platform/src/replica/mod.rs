@@ -1,25 +1,26 @@
-//! A service's own copy of a report's lifecycle ("replica"), fed by its own commands and
-//! by the other services' events.
+//! A service's own view of each report ("replica"), changed by its own decisions and by
+//! the other services' facts, folded as stated.
 //!
 //! The pure state machine (`paht_domain::lifecycle::Report`) is the whole lifecycle of a
-//! report. Routing and processing each keep a copy per report in their own schema, table
+//! report. Routing and processing each keep a view per report in their own schema, table
 //! `report_replicas`, next to the report's content as received (the `report.received`
-//! view, without personal data):
+//! view, without personal data); intake keeps it on its `reports` rows:
 //!
-//! - a command of the service itself runs through [`execute`]: the locked replica, the
-//!   domain transition, the new replica and the outbox rows of its events in one
-//!   transaction;
+//! - a command the service owns runs through [`execute`]: the locked view, the domain's
+//!   decision, the new view and the outbox rows of its facts in one transaction;
 //! - another service's fact arrives as an event; [`ReplicaConsumer`] records it in the
-//!   inbox and replays it (`paht_proto::replay`) with the producer's actor and instant, so
-//!   the same calendar gives the same state. A replay publishes nothing. A fact that
-//!   arrives before the one it follows (a redelivery overtaken by later events) fails as
-//!   retryable; the bus retries it with back-off and, after its bounded attempts, parks it
-//!   where it can be inspected and replayed.
+//!   inbox and folds it as its owner stated it (`Report::fold`), never refusing it. A
+//!   fact decided after one this view has not folded yet is held durably (table
+//!   `held_facts`) and folded as soon as that one arrives; a repeat is skipped by its
+//!   sequence number.
 //!
 //! A service's [`Hook`] runs in the same transaction after every change, to keep its own
-//! index tables (queues, inboxes, deadlines) in step with the replica.
+//! index tables (queues, inboxes, deadlines) in step with the view, and may name a
+//! decision the service takes at once in reaction (routing resolves the report when the
+//! last approval folds).
 
 mod consumer;
+mod held;
 mod migration;
 #[cfg(test)]
 mod tests;
@@ -38,7 +39,8 @@ use thiserror::Error;
 use tonic::Status;
 
 pub use consumer::{ConsumeError, Outcome, ReplicaConsumer, subscription};
-pub use migration::migration;
+pub use held::{HeldFact, list as held_facts};
+pub use migration::{held_migration, migration};
 
 use crate::db::{DbError, outbox};
 
@@ -107,16 +109,58 @@ impl From<ReplicaError> for Status {
     }
 }
 
-/// Runs in the transaction after every change of a replica, own or replayed.
+/// Runs in the transaction after every change of a view, own or folded.
 #[async_trait]
 pub trait Hook: Send + Sync + 'static {
-    /// Keep the service's index tables in step; `before` is `None` for a new replica.
+    /// Keep the service's index tables in step; `before` is `None` for a new view.
     async fn changed(
         &self,
         txn: &DatabaseTransaction,
         before: Option<&lc::Report>,
         after: &Replica,
     ) -> Result<(), DbError>;
+
+    /// A decision the service owns and takes at once on this view, if any (routing:
+    /// resolve when every assignment at work is approved). It runs in the same
+    /// transaction, as the system, at the instant of the change that called for it.
+    fn follow_up(&self, _after: &lc::Report) -> Option<(Command, Actor)> {
+        None
+    }
+}
+
+/// Serialises every change of one report across this service's replicas: a
+/// transaction-scoped advisory lock on Postgres (it exists before the view's row does);
+/// SQLite write transactions are serial already.
+pub(crate) async fn lock_report(txn: &DatabaseTransaction, id: ReportId) -> Result<(), ReplicaError> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        let (hi, lo) = id.0.as_u64_pair();
+        let key = (hi ^ lo) as i64;
+        txn.execute_raw(sea_orm::Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock($1)",
+            [key.into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// Takes the hook's follow-up decisions on `replica` until there are none.
+pub(crate) async fn follow_up(
+    txn: &DatabaseTransaction,
+    mut replica: Replica,
+    cal: &WorkingCalendar,
+    hook: &dyn Hook,
+    now: DateTime<Utc>,
+) -> Result<Replica, ReplicaError> {
+    // Bounded: a decision that keeps calling for another is a bug, not a loop to run forever.
+    for _ in 0..4 {
+        let Some((command, actor)) = hook.follow_up(&replica.state) else {
+            return Ok(replica);
+        };
+        replica = decide(txn, replica, command, &actor, now, cal, hook).await?.replica;
+    }
+    Ok(replica)
 }
 
 /// A hook that keeps nothing.
@@ -272,9 +316,28 @@ pub struct Executed {
 }
 
 /// Applies a command of this service to a replica locked in `txn`, saves it, enqueues its
-/// events in the outbox and runs `hook`. The caller commits, then wakes its relay. A refused
-/// transition returns the domain's error and writes nothing.
+/// events in the outbox, runs `hook` and takes the hook's follow-up decisions. The caller
+/// commits, then wakes its relay. A refused transition returns the domain's error and
+/// writes nothing.
 pub async fn execute(
+    txn: &DatabaseTransaction,
+    replica: Replica,
+    command: Command,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    cal: &WorkingCalendar,
+    hook: &dyn Hook,
+) -> Result<Executed, ReplicaError> {
+    let mut executed = decide(txn, replica, command, actor, now, cal, hook).await?;
+    let before = executed.replica.version;
+    let after = follow_up(txn, executed.replica.clone(), cal, hook, now).await?;
+    if after.version != before {
+        executed.replica = after;
+    }
+    Ok(executed)
+}
+
+async fn decide(
     txn: &DatabaseTransaction,
     replica: Replica,
     command: Command,

@@ -1,4 +1,4 @@
-//! Replicas on SQLite and Postgres: own commands, replayed facts, redeliveries, early facts.
+//! Replicas on SQLite and Postgres: own commands, folded facts, redeliveries, facts held for their turn.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::*;
 use crate::db::{Db, DbConfig, platform_migrations};
-use crate::replica::consumer::{ConsumeError, Outcome};
+use crate::replica::consumer::Outcome;
 
 struct Migrator;
 
@@ -123,21 +123,25 @@ async fn replayed_facts_build_the_producers_state_once_per_event() {
 }
 
 #[tokio::test]
-async fn a_fact_that_overtakes_its_report_is_retried_and_leaves_nothing() {
+async fn a_fact_that_overtakes_its_report_is_held_durably_and_folded_when_the_report_arrives() {
     on_each_backend(|db| async move {
         let cal = Arc::new(WorkingCalendar::vietnam());
         let consumer = ReplicaConsumer::new("processing", db.clone(), cal.clone(), Arc::new(NoIndex));
         let (producer, envelopes) = intake_events(&cal, "");
         let accepted_id = Uuid::parse_str(&envelopes[1].event_id).unwrap();
-        let early = consumer.apply(accepted_id, &envelopes[1]).await.unwrap_err();
-        assert!(matches!(early, ConsumeError::Early(_)), "{early}");
-        // The inbox mark rolled back with it: the retry applies.
+        assert_eq!(consumer.apply(accepted_id, &envelopes[1]).await.unwrap(), Outcome::Held);
+        let held = held_facts(db.conn(), 10).await.unwrap();
+        assert_eq!(held.len(), 1);
+        assert_eq!((held[0].event_id, held[0].sequence), (accepted_id, 2));
+        assert_eq!(held[0].missing, "IOC-86/intake#1", "it waits for the report's arrival");
+        // A redelivery of the held fact is a repeat: it is kept once.
+        assert_eq!(consumer.apply(accepted_id, &envelopes[1]).await.unwrap(), Outcome::Skipped);
         let received_id = Uuid::parse_str(&envelopes[0].event_id).unwrap();
-        consumer.apply(received_id, &envelopes[0]).await.unwrap();
-        assert_eq!(consumer.apply(accepted_id, &envelopes[1]).await.unwrap(), Outcome::Applied);
+        assert_eq!(consumer.apply(received_id, &envelopes[0]).await.unwrap(), Outcome::Applied);
         let replica = load(db.conn(), producer.id).await.unwrap().unwrap();
-        assert_eq!(replica.state.status, ReportStatus::Accepted);
+        assert_eq!(replica.state, producer, "the held fact was folded right after the report arrived");
         assert_eq!(replica.category_id(), Some("moi-truong"), "an empty confirmed category keeps the submitted one");
+        assert!(held_facts(db.conn(), 10).await.unwrap().is_empty());
     })
     .await;
 }
@@ -187,17 +191,18 @@ async fn an_own_command_saves_enqueues_and_a_refused_one_changes_nothing() {
 
 #[test]
 fn a_service_binds_every_lifecycle_fact_but_its_own() {
-    let s = subscription("processing.replica", &["assignment.approved", "report.resolved"]);
+    let s = subscription("processing.replica", lc::Service::Processing);
     assert!(s.bindings.contains(&"report.dispatched".to_owned()));
     assert!(s.bindings.contains(&"report.received".to_owned()));
+    assert!(s.bindings.contains(&"report.resolved".to_owned()), "routing decides it");
     assert!(!s.bindings.contains(&"assignment.approved".to_owned()));
     assert!(!s.bindings.iter().any(|k| k.starts_with("deadline.")));
 }
 
-/// A fact that overtakes the one it follows by a few milliseconds (deliveries of one queue run
-/// concurrently) waits for it inside the handler instead of going back to the bus.
+/// A fact and the one it follows delivered at the same moment (deliveries of one queue run
+/// concurrently): both are handled without a bus retry and the view ends complete.
 #[tokio::test]
-async fn a_fact_a_moment_early_waits_for_its_report_in_the_handler() {
+async fn a_fact_racing_its_predecessor_is_folded_without_a_retry() {
     use crate::bus::{Delivery, Handler, Message};
     on_each_backend(|db| async move {
         let cal = Arc::new(WorkingCalendar::vietnam());
@@ -217,9 +222,8 @@ async fn a_fact_a_moment_early_waits_for_its_report_in_the_handler() {
             let consumer = consumer.clone();
             tokio::spawn(async move { consumer.handle(&accepted).await })
         };
-        tokio::time::sleep(std::time::Duration::from_millis(15)).await;
         consumer.handle(&received).await.unwrap();
-        early.await.unwrap().expect("applied after its report, without a bus retry");
+        early.await.unwrap().expect("folded or held, never handed back to the bus");
         assert_eq!(load(db.conn(), producer.id).await.unwrap().unwrap().state.status, ReportStatus::Accepted);
     })
     .await;

@@ -9,7 +9,7 @@ async fn tables_in(db: &Db, schema: &str) -> i64 {
         db,
         &format!(
             "SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = '{schema}' \
-             AND table_name IN ('outbox', 'inbox', 'seaql_migrations')"
+             AND table_name IN ('outbox', 'inbox', 'held_facts', 'seaql_migrations')"
         ),
     )
     .await
@@ -33,9 +33,9 @@ async fn postgres_migrations_run_twice_in_the_service_schema_only() {
         migrated(&db).await;
         migrated(&db).await;
 
-        assert_eq!(tables_in(&db, &schema).await, 3, "outbox, inbox and seaql_migrations in {schema}");
+        assert_eq!(tables_in(&db, &schema).await, 4, "outbox, inbox, held_facts and seaql_migrations in {schema}");
         assert_eq!(tables_in(&db, "public").await, public_before, "nothing created in public");
-        assert_eq!(count(&db, "SELECT count(*) AS n FROM seaql_migrations").await, 1, "recorded once");
+        assert_eq!(count(&db, "SELECT count(*) AS n FROM seaql_migrations").await, 2, "each recorded once");
         let indexes = count(
             &db,
             &format!(
@@ -70,7 +70,7 @@ async fn concurrent_migrations_of_one_schema_serialise() {
         for result in futures::future::join_all(runs).await {
             result.expect("every replica migrates without error");
         }
-        assert_eq!(count(&db, "SELECT count(*) AS n FROM seaql_migrations").await, 1);
+        assert_eq!(count(&db, "SELECT count(*) AS n FROM seaql_migrations").await, 2);
         for replica in replicas {
             replica.close().await.unwrap();
         }
@@ -86,11 +86,11 @@ async fn sqlite_migrations_run_twice_and_pragmas_are_set() {
         let tables = count(
             &db,
             "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' \
-             AND name IN ('outbox', 'inbox', 'seaql_migrations')",
+             AND name IN ('outbox', 'inbox', 'held_facts', 'seaql_migrations')",
         )
         .await;
-        assert_eq!(tables, 3);
-        assert_eq!(count(&db, "SELECT count(*) AS n FROM seaql_migrations").await, 1);
+        assert_eq!(tables, 4);
+        assert_eq!(count(&db, "SELECT count(*) AS n FROM seaql_migrations").await, 2);
         let pragma = |name: &'static str| {
             let db = db.clone();
             async move {

@@ -1,4 +1,5 @@
-//! A replica fed with the producer's events, through the wire, ends in the producer's state.
+//! Facts through the wire decode to the facts stated, and a view folding them ends in the
+//! producer's state (a different calendar on the replica's side changes nothing).
 
 use chrono::{NaiveDate, TimeDelta, TimeZone, Utc};
 use paht_domain::actor::{Actor, Role};
@@ -39,22 +40,21 @@ impl World {
         world
     }
 
-    /// Encodes the producer's events as they travel, decodes them and replays them.
+    /// Encodes the producer's events as they travel, decodes them and folds them.
     fn send(&mut self, events: &[lc::Event], received: Option<v1::Report>) {
         for event in events {
             let payload = convert::payload(event, &self.producer, received.clone());
             let envelope = convert::envelope(Uuid::now_v7(), event, payload);
             let decoded = v1::EventEnvelope::decode(envelope.encode_to_vec().as_slice()).unwrap();
             self.wire.push(decoded.clone());
-            match replay(&decoded).unwrap() {
-                Replay::Received { view } => self.replica = Some(received_state(&view, &self.cal).unwrap()),
-                Replay::Apply { command, actor, at, .. } => {
-                    let current = self.replica.as_ref().expect("received first");
-                    if let Some(t) = apply(current, command, &actor, at, &self.cal).unwrap() {
-                        self.replica = Some(t.report);
-                    }
+            let fact = fact(&decoded).unwrap().expect("a lifecycle fact");
+            assert_eq!(&fact, event, "the fact off the wire is the fact stated");
+            match self.replica.as_mut() {
+                None => self.replica = lc::Report::genesis(&fact),
+                Some(view) => {
+                    assert_eq!(view.seen.admit(&fact.stamp), lc::Admission::Fold);
+                    view.fold(&fact);
                 }
-                Replay::Nothing => {}
             }
         }
     }
@@ -64,6 +64,11 @@ impl World {
         let t = self.producer.apply(command, who, self.now, &self.cal).unwrap();
         self.producer = t.report;
         self.send(&t.events, None);
+        if self.producer.due_for_resolution() {
+            let t = self.producer.apply(Command::Resolve, &actor(Role::System, IOC), self.now, &self.cal).unwrap();
+            self.producer = t.report;
+            self.send(&t.events, None);
+        }
         assert_eq!(self.replica.as_ref(), Some(&self.producer), "replica diverged");
     }
 }
@@ -75,7 +80,9 @@ fn new_assignment(agency: &str, lead: bool) -> NewAssignment {
 #[test]
 fn received_state_equals_the_producers() {
     let world = World::new();
-    assert_eq!(world.replica.as_ref(), Some(&world.producer));
+    // Only intake knows who sent it.
+    let producer = lc::Report { reporter_ref: None, ..world.producer.clone() };
+    assert_eq!(world.replica.as_ref(), Some(&producer));
 }
 
 #[test]
@@ -127,7 +134,6 @@ fn a_replica_follows_escalation_and_a_dispatching_directive() {
         assignments: vec![new_assignment("SO-NNMT-86", true), new_assignment("UBND-29551", false)],
         note: "Sở Nông nghiệp và Môi trường chủ trì".into(),
     };
-    // The directive travels as directive.issued and again as report.dispatched: one effect.
     w.run(Command::Direct(directive), &office);
     assert_eq!(w.producer.status, ReportStatus::Dispatched);
     assert_eq!(w.replica.as_ref().unwrap().assignments.len(), 2);
@@ -157,18 +163,36 @@ fn a_replica_follows_a_closing_directive_on_a_duplicate() {
 #[test]
 fn malformed_envelopes_name_the_field() {
     let mut envelope = v1::EventEnvelope { payload: None, ..Default::default() };
-    assert_eq!(replay(&envelope), Err(ReplayError::Malformed { field: "payload", problem: "missing" }));
+    assert_eq!(fact(&envelope), Err(FactError::Malformed { field: "payload", problem: "missing" }));
     envelope.payload = Some(Payload::AssignmentApproved(v1::AssignmentApproved {
         assignment_id: "not-a-uuid".into(),
         agency_unit_id: "SO-XD-86".into(),
     }));
-    assert_eq!(
-        replay(&envelope),
-        Err(ReplayError::Malformed { field: "payload.assignment_id", problem: "not a UUID" })
-    );
+    assert_eq!(fact(&envelope), Err(FactError::Malformed { field: "payload.assignment_id", problem: "not a UUID" }));
     envelope.payload = Some(Payload::AssignmentApproved(v1::AssignmentApproved {
         assignment_id: Uuid::now_v7().to_string(),
         agency_unit_id: "SO-XD-86".into(),
     }));
-    assert_eq!(replay(&envelope), Err(ReplayError::Malformed { field: "actor", problem: "missing or without a role" }));
+    assert_eq!(fact(&envelope), Err(FactError::Malformed { field: "actor", problem: "missing or without a role" }));
+    envelope.actor = Some(convert::actor(&actor(Role::Leader, "SO-XD-86")));
+    envelope.occurred_at = Some(convert::timestamp(Utc::now()));
+    assert_eq!(
+        fact(&envelope),
+        Err(FactError::Malformed { field: "sequence", problem: "a lifecycle fact is numbered from 1" })
+    );
+    envelope.sequence = 3;
+    envelope.producer = "routing".into();
+    assert_eq!(fact(&envelope), Err(FactError::Malformed { field: "producer", problem: "not the owner of this fact" }));
+    envelope.producer = "billing".into();
+    assert_eq!(
+        fact(&envelope),
+        Err(FactError::Malformed { field: "producer", problem: "not a service that owns decisions" })
+    );
+}
+
+#[test]
+fn reminders_and_links_are_no_facts_of_the_lifecycle() {
+    let envelope =
+        v1::EventEnvelope { payload: Some(Payload::DeadlineMissed(Default::default())), ..Default::default() };
+    assert_eq!(fact(&envelope), Ok(None));
 }
