@@ -180,3 +180,66 @@ impl Progress {
         Stamp { producer, seq, after }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn producer(service: Service) -> Producer {
+        Producer { instance: UnitId::new("IOC-86"), service }
+    }
+
+    fn seen(service: Service, seq: u64) -> Seen {
+        Seen { producer: producer(service), seq }
+    }
+
+    #[test]
+    fn the_next_fact_folds_a_repeat_is_skipped_and_a_gap_waits() {
+        let mut p = Progress::default();
+        p.advance(&producer(Service::Intake), 2);
+        let intake = |seq| Stamp { producer: producer(Service::Intake), seq, after: vec![] };
+        assert_eq!(p.admit(&intake(3)), Admission::Fold);
+        assert_eq!(p.admit(&intake(2)), Admission::Duplicate);
+        assert_eq!(p.admit(&intake(1)), Admission::Duplicate);
+        assert_eq!(p.admit(&intake(5)), Admission::Wait { missing: seen(Service::Intake, 3) });
+    }
+
+    #[test]
+    fn a_fact_waits_for_what_its_producer_had_folded() {
+        let mut p = Progress::default();
+        p.advance(&producer(Service::Intake), 2);
+        let approve = Stamp {
+            producer: producer(Service::Processing),
+            seq: 1,
+            after: vec![seen(Service::Intake, 2), seen(Service::Routing, 1)],
+        };
+        assert_eq!(p.admit(&approve), Admission::Wait { missing: seen(Service::Routing, 1) });
+        p.advance(&producer(Service::Routing), 1);
+        assert_eq!(p.admit(&approve), Admission::Fold);
+    }
+
+    #[test]
+    fn a_producer_numbers_its_facts_and_names_what_it_had_seen_of_the_others() {
+        let mut p = Progress::default();
+        p.advance(&producer(Service::Routing), 4);
+        p.advance(&producer(Service::Intake), 2);
+        let next = p.next_stamp(producer(Service::Routing));
+        assert_eq!(next.seq, 5);
+        assert_eq!(next.after, vec![seen(Service::Intake, 2)]);
+        // Kept sorted, so equal progress serialises equally in every view.
+        assert_eq!(p.0.iter().map(|s| s.producer.service).collect::<Vec<_>>(), [Service::Intake, Service::Routing]);
+    }
+
+    #[test]
+    fn every_action_has_one_owner_and_names_parse_back() {
+        let owners: Vec<Service> = Action::ALL.iter().map(|a| a.owner()).collect();
+        assert_eq!(owners.iter().filter(|s| **s == Service::Intake).count(), 2);
+        assert_eq!(owners.iter().filter(|s| **s == Service::Routing).count(), 4);
+        assert_eq!(owners.iter().filter(|s| **s == Service::Processing).count(), 5);
+        assert_eq!(owners.iter().filter(|s| **s == Service::Publication).count(), 6);
+        for s in Service::ALL {
+            assert_eq!(s.as_str().parse::<Service>(), Ok(s));
+        }
+        assert!("gateway".parse::<Service>().is_err());
+    }
+}
