@@ -545,9 +545,8 @@ mod tests {
                 let t = report.apply(cmd, &who, now, &cal).unwrap();
                 report = t.report;
                 events.extend(t.events.into_iter().map(|e| (e, Some(report.clone()))));
-                if report.due_for_resolution() {
-                    let system = Actor::new("routing", Role::System, UnitId::new("IOC"));
-                    let t = report.apply(Command::Resolve, &system, now, &cal).unwrap();
+                if let Some((command, routing)) = report.resolution() {
+                    let t = report.apply(command, &routing, now, &cal).unwrap();
                     report = t.report;
                     events.extend(t.events.into_iter().map(|e| (e, Some(report.clone()))));
                 }

@@ -64,8 +64,8 @@ impl World {
         let t = self.producer.apply(command, who, self.now, &self.cal).unwrap();
         self.producer = t.report;
         self.send(&t.events, None);
-        if self.producer.due_for_resolution() {
-            let t = self.producer.apply(Command::Resolve, &actor(Role::System, IOC), self.now, &self.cal).unwrap();
+        if let Some((command, routing)) = self.producer.resolution() {
+            let t = self.producer.apply(command, &routing, self.now, &self.cal).unwrap();
             self.producer = t.report;
             self.send(&t.events, None);
         }

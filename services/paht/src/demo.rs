@@ -33,14 +33,8 @@ impl<W: Write> Walk<'_, W> {
     }
 
     fn step(&mut self, who: &Actor, what: &str, command: Command) -> anyhow::Result<()> {
-        let mut t = self.report.apply(command, who, self.now, self.cal)?;
         // Routing resolves the report once every assignment at work is approved.
-        if t.report.due_for_resolution() {
-            let routing = Actor::new("routing", Role::System, t.report.instance.clone());
-            let resolved = t.report.apply(Command::Resolve, &routing, self.now, self.cal)?;
-            t.events.extend(resolved.events);
-            t.report = resolved.report;
-        }
+        let t = self.report.apply(command, who, self.now, self.cal)?.with_resolution(self.now, self.cal)?;
         self.report = t.report;
         writeln!(
             self.out,

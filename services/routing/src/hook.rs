@@ -35,10 +35,6 @@ impl Hook for CaseIndex {
     /// Routing decides when a report is resolved (R10.2): as soon as its view has every
     /// assignment at work approved. It also decides every dispatch, so none can race it.
     fn follow_up(&self, after: &lc::Report) -> Option<(lc::Command, paht_domain::actor::Actor)> {
-        after.due_for_resolution().then(|| {
-            let system =
-                paht_domain::actor::Actor::new("routing", paht_domain::actor::Role::System, after.instance.clone());
-            (lc::Command::Resolve, system)
-        })
+        after.resolution()
     }
 }

@@ -279,9 +279,8 @@ proptest! {
                     report = t.report;
                     check_invariants(&report)?;
                     // Routing resolves as soon as every assignment at work is approved.
-                    if report.due_for_resolution() {
-                        let system = Actor::new("routing", Role::System, UnitId::new(IOC));
-                        report = report.apply(Command::Resolve, &system, now, &cal).unwrap().report;
+                    if let Some((command, routing)) = report.resolution() {
+                        report = report.apply(command, &routing, now, &cal).unwrap().report;
                         check_invariants(&report)?;
                     }
                 }
@@ -377,9 +376,9 @@ impl Net {
         if n.service != Service::Routing {
             return;
         }
-        let Some(view) = n.view.as_ref().filter(|v| v.due_for_resolution()) else { return };
-        let system = Actor::new("routing", Role::System, UnitId::new(IOC));
-        let t = view.apply(Command::Resolve, &system, self.now, &n.cal).expect("a due resolution is allowed");
+        let Some((command, routing)) = n.view.as_ref().and_then(Report::resolution) else { return };
+        let view = n.view.as_ref().expect("a view to resolve");
+        let t = view.apply(command, &routing, self.now, &n.cal).expect("a due resolution is allowed");
         self.nodes[node].view = Some(t.report);
         self.publish(node, &t.events);
     }

@@ -198,14 +198,9 @@ impl Story {
 
     /// Applies a command of another service and returns its envelopes.
     pub fn step(&mut self, actor: &Actor, command: Command, at: &str) -> Vec<v1::EventEnvelope> {
-        let mut t = self.report.apply(command, actor, vn(at), &self.cal).unwrap();
         // Routing resolves the report as soon as every assignment at work is approved.
-        if t.report.due_for_resolution() {
-            let routing = Actor::new("routing", paht_domain::actor::Role::System, t.report.instance.clone());
-            let resolved = t.report.apply(Command::Resolve, &routing, vn(at), &self.cal).unwrap();
-            t.events.extend(resolved.events);
-            t.report = resolved.report;
-        }
+        let t = self.report.apply(command, actor, vn(at), &self.cal).and_then(|t| t.with_resolution(vn(at), &self.cal));
+        let t = t.unwrap();
         self.report = t.report;
         t.events.iter().map(|e| convert::envelope(Uuid::now_v7(), e, convert::payload(e, &self.report, None))).collect()
     }

@@ -190,13 +190,10 @@ impl World {
         let t = self
             .report
             .apply(command.clone(), actor, at, self.cal)
+            // Routing resolves the report as soon as every assignment at work is approved.
+            .and_then(|t| t.with_resolution(at, self.cal))
             .unwrap_or_else(|e| panic!("{command:?} by {actor:?}: {e}"));
         self.report = t.report;
-        // Routing resolves the report as soon as every assignment at work is approved.
-        if self.report.due_for_resolution() {
-            let routing = Actor::new("routing", paht_domain::actor::Role::System, self.report.instance.clone());
-            self.report = self.report.apply(Command::Resolve, &routing, at, self.cal).unwrap().report;
-        }
         self
     }
 

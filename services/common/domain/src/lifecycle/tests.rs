@@ -73,16 +73,13 @@ impl World {
     }
 
     fn go(mut self, actor: &Actor, command: Command) -> Self {
-        let t = self.try_do(actor, command.clone()).unwrap_or_else(|e| panic!("{command:?} by {actor:?}: {e}"));
+        // Routing resolves the report as soon as its view has every assignment approved.
+        let t = self
+            .try_do(actor, command.clone())
+            .and_then(|t| t.with_resolution(self.now, &self.cal))
+            .unwrap_or_else(|e| panic!("{command:?} by {actor:?}: {e}"));
         self.report = t.report;
         self.events.extend(t.events);
-        // Routing resolves the report as soon as its view has every assignment approved.
-        if self.report.due_for_resolution() {
-            let system = Actor::new("routing", Role::System, unit(IOC));
-            let t = self.try_do(&system, Command::Resolve).expect("resolvable");
-            self.report = t.report;
-            self.events.extend(t.events);
-        }
         self.now += chrono::TimeDelta::minutes(10);
         self
     }

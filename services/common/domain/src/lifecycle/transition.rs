@@ -103,6 +103,25 @@ impl Report {
     pub fn due_for_resolution(&self) -> bool {
         self.status.is_with_agencies() && self.all_approved()
     }
+
+    /// Routing's decision to take at once on this view, if any: resolve, as the system.
+    pub fn resolution(&self) -> Option<(Command, Actor)> {
+        self.due_for_resolution()
+            .then(|| (Command::Resolve, Actor::new("routing", Role::System, self.instance.clone())))
+    }
+}
+
+impl Transition {
+    /// This transition followed by routing's resolution when it leaves the report due for
+    /// one (what routing decides as soon as it folds the last approval).
+    pub fn with_resolution(mut self, now: DateTime<Utc>, cal: &WorkingCalendar) -> Result<Transition, LifecycleError> {
+        if let Some((command, actor)) = self.report.resolution() {
+            let resolved = self.report.apply(command, &actor, now, cal)?;
+            self.events.extend(resolved.events);
+            self.report = resolved.report;
+        }
+        Ok(self)
+    }
 }
 
 /// One decision in progress: each stated fact is folded into a copy of the report at

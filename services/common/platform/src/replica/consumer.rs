@@ -17,14 +17,10 @@ use super::{Hook, Replica, ReplicaError, ReplicaStore, TableStore, follow_up, he
 use crate::bus::{Delivery, HandleError, Handler, Subscription};
 use crate::db::{Db, inbox};
 
-/// Events that never change a view: nobody needs to bind them for it.
-const NO_EFFECT: &[&str] = &["deadline.due_soon", "deadline.missed", "report.linked_as_duplicate"];
-
 /// The subscription of a service's consumer: every lifecycle fact whose owner is another
 /// service (`lc::FACTS`); its own facts are in its views already.
 pub fn subscription(queue: &str, service: Service) -> Subscription {
     let keys: Vec<&str> = lc::FACTS.iter().filter(|(_, owner)| *owner != service).map(|(key, _)| *key).collect();
-    debug_assert!(keys.iter().all(|k| !NO_EFFECT.contains(k)));
     Subscription::new(queue, &keys)
 }
 
@@ -113,12 +109,10 @@ impl ReplicaConsumer {
         let Some(mut replica) = current else {
             let (Some(state), Some(Payload::ReportReceived(received))) = (lc::Report::genesis(fact), &envelope.payload)
             else {
-                // Decided after the report arrived: wait for that.
-                let missing = match lc::Progress::default().admit(&fact.stamp) {
-                    Admission::Wait { missing } => missing,
-                    _ => unreachable!("only report.received starts a view"),
-                };
-                return Ok(Folded::Wait(None, missing));
+                // Decided after the report arrived: wait for that (intake's first fact). A fact
+                // that claims no predecessor at all waits too: only report.received starts a view.
+                let intake = lc::Producer { instance: fact.instance.clone(), service: Service::Intake };
+                return Ok(Folded::Wait(None, lc::Seen { producer: intake, seq: 1 }));
             };
             let view = received.report.clone().unwrap_or_default();
             let saved = self.store.save(txn, Replica { state, view, version: 0 }).await?;

@@ -329,11 +329,7 @@ pub async fn execute(
     hook: &dyn Hook,
 ) -> Result<Executed, ReplicaError> {
     let mut executed = decide(txn, replica, command, actor, now, cal, hook).await?;
-    let before = executed.replica.version;
-    let after = follow_up(txn, executed.replica.clone(), cal, hook, now).await?;
-    if after.version != before {
-        executed.replica = after;
-    }
+    executed.replica = follow_up(txn, executed.replica, cal, hook, now).await?;
     Ok(executed)
 }
 
