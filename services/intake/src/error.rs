@@ -1,13 +1,10 @@
-//! The one error type of the intake service and its mapping to gRPC statuses. Messages
-//! name fields and ids, never personal data.
+//! Intake's errors: the platform's shared [`ApiError`], and how intake's own failures become it.
+//! Messages name fields and ids, never personal data.
 
 use std::time::Duration;
 
-use paht_domain::lifecycle::LifecycleError;
 use paht_domain::validation::Violations;
-use paht_platform::db::DbError;
-use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, QuotaViolation, StatusExt};
+pub use paht_platform::error::{ApiError, Violation};
 
 use crate::blob::BlobError;
 use crate::vault::VaultError;
@@ -42,61 +39,29 @@ impl LimitScope {
     }
 }
 
-/// What can go wrong in intake.
-#[derive(Debug, thiserror::Error)]
-pub enum IntakeError {
-    /// The request breaks one or more rules; each violation names a request field.
-    #[error("the request is invalid: {}", .0.iter().map(|(f, _)| f.as_str()).collect::<Vec<_>>().join(", "))]
-    Invalid(Vec<(String, String)>),
-    /// No such report (or reporter).
-    #[error("{0} not found")]
-    NotFound(String),
-    /// The caller may not do this.
-    #[error("{0}")]
-    Forbidden(String),
-    /// The lifecycle refused the command.
-    #[error(transparent)]
-    Lifecycle(#[from] LifecycleError),
-    /// The database layer failed.
-    #[error(transparent)]
-    Db(#[from] DbError),
-    /// The identity vault failed (missing key, altered row).
-    #[error(transparent)]
-    Vault(#[from] VaultError),
-    /// A stored row cannot be read back.
-    #[error("stored data is unreadable: {0}")]
-    Corrupt(String),
-    /// An attachment was refused (its field is named by [`BlobError::field`]) or could not be stored.
-    #[error(transparent)]
-    Blob(#[from] BlobError),
-    /// Too many requests in the window of an abuse limit (R19, R21.2); nothing was stored.
-    #[error("too many {} for now; try again in {} s", .scope.what(), .retry_after.as_millis().div_ceil(1000).max(1))]
-    RateLimited {
-        /// The limit that refused it.
-        scope: LimitScope,
-        /// When the next request would be granted.
-        retry_after: Duration,
-    },
-}
+/// What can go wrong in intake: the platform's [`ApiError`], mapped once to gRPC and HTTP in
+/// `paht_platform::error`. Intake's own failures (the vault, attachment storage, abuse limits)
+/// convert into it where they happen.
+pub type IntakeError = ApiError;
 
-impl From<sea_orm::DbErr> for IntakeError {
-    fn from(err: sea_orm::DbErr) -> Self {
-        IntakeError::Db(DbError::Query(err))
+impl LimitScope {
+    /// The refusal of a request by this limit (R19, R21.2); nothing was stored.
+    pub fn refusal(self, retry_after: Duration) -> ApiError {
+        ApiError::RateLimited {
+            subject: self.as_str().to_owned(),
+            message: format!(
+                "too many {} for now; try again in {} s",
+                self.what(),
+                paht_platform::error::retry_secs(retry_after)
+            ),
+            retry_after,
+        }
     }
 }
 
-impl IntakeError {
-    /// One invalid field.
-    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
-        IntakeError::Invalid(vec![(field.into(), message.into())])
-    }
-
-    /// The domain's violations, with their paths renamed to the request's fields.
-    pub fn from_violations(violations: &Violations) -> Self {
-        IntakeError::Invalid(
-            violations.as_slice().iter().map(|v| (request_field(&v.field), v.message_en.clone())).collect(),
-        )
-    }
+/// The domain's violations, with their paths renamed to the request's fields.
+pub fn request_violations(violations: &Violations) -> Vec<Violation> {
+    violations.as_slice().iter().map(|v| (request_field(&v.field), v.message_en.clone())).collect()
 }
 
 /// The request field a domain violation path refers to (`category_code` is sent as
@@ -111,36 +76,30 @@ fn request_field(path: &str) -> String {
     }
 }
 
-fn rate_limited(scope: LimitScope, retry_after: Duration, message: String) -> Status {
-    let mut details = ErrorDetails::with_retry_info(Some(retry_after));
-    details.set_quota_failure(vec![QuotaViolation::new(scope.as_str(), message.clone())]);
-    Status::with_error_details(Code::ResourceExhausted, message, details)
+/// A refused attachment names its field; a missing upload is not found; storage failures are the
+/// service's own (logged, never shown).
+impl From<BlobError> for ApiError {
+    fn from(err: BlobError) -> Self {
+        match (&err, err.field()) {
+            (BlobError::NotFound { id }, _) => ApiError::NotFound(format!("attachment {id}")),
+            (_, Some(field)) => ApiError::field(field, err.to_string()),
+            (_, None) => ApiError::Internal(format!("attachment storage: {err}")),
+        }
+    }
 }
 
-impl From<IntakeError> for Status {
-    fn from(err: IntakeError) -> Self {
-        match &err {
-            IntakeError::Invalid(fields) => paht_platform::status::invalid(fields),
-            IntakeError::RateLimited { scope, retry_after } => rate_limited(*scope, *retry_after, err.to_string()),
-            IntakeError::Blob(blob) => match (blob, blob.field()) {
-                (BlobError::NotFound { .. }, _) => Status::not_found(err.to_string()),
-                (_, Some(field)) => paht_platform::status::invalid(&[(field.to_owned(), err.to_string())]),
-                (_, None) => {
-                    tracing::error!(error = %err, "attachment storage failed");
-                    Status::internal("internal error")
-                }
-            },
-            IntakeError::NotFound(_) => Status::not_found(err.to_string()),
-            IntakeError::Forbidden(_) => Status::permission_denied(err.to_string()),
-            IntakeError::Lifecycle(e) => paht_platform::status::lifecycle_status(e),
-            IntakeError::Db(db) => paht_platform::status::internal(&err, db.is_transient()),
-            IntakeError::Vault(_) | IntakeError::Corrupt(_) => paht_platform::status::internal(&err, false),
-        }
+/// The vault failing (a missing key, an altered row) is the service's own failure.
+impl From<VaultError> for ApiError {
+    fn from(err: VaultError) -> Self {
+        ApiError::Internal(format!("identity vault: {err}"))
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use tonic::{Code, Status};
+    use tonic_types::StatusExt;
+
     use super::*;
 
     #[test]
@@ -150,19 +109,11 @@ mod tests {
         assert_eq!(request_field("reporter.phone"), "reporter.phone");
     }
 
-    #[test]
-    fn refusal_without_reason_is_invalid_argument_r7_3a() {
-        let err = LifecycleError::MissingField { action: paht_domain::lifecycle::Action::Refuse, field: "reason" };
-        let status = Status::from(IntakeError::from(err));
-        assert_eq!(status.code(), Code::InvalidArgument);
-        let details = status.get_error_details();
-        assert_eq!(details.bad_request().unwrap().field_violations[0].field, "reason");
-    }
-
     // R19, R21.2: a refusal by a limit says when to retry, and which limit, in standard details.
     #[test]
-    fn rate_limited_is_resource_exhausted_with_retry_info() {
-        let err = IntakeError::RateLimited { scope: LimitScope::Sender, retry_after: Duration::from_secs(90) };
+    fn rate_limited_is_resource_exhausted_with_retry_info_r19() {
+        let err = LimitScope::Sender.refusal(Duration::from_secs(90));
+        assert_eq!(err.http_status(), 429);
         let status = Status::from(err);
         assert_eq!(status.code(), Code::ResourceExhausted);
         assert_eq!(status.message(), "too many reports from this sender for now; try again in 90 s");
@@ -178,5 +129,7 @@ mod tests {
         assert_eq!(status.get_error_details().bad_request().unwrap().field_violations[0].field, "chunk");
         let status = Status::from(IntakeError::from(BlobError::Storage("disk on fire at /srv".into())));
         assert_eq!((status.code(), status.message()), (Code::Internal, "internal error"));
+        let id = uuid::Uuid::from_u128(7);
+        assert_eq!(Status::from(IntakeError::from(BlobError::NotFound { id })).code(), Code::NotFound);
     }
 }

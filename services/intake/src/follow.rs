@@ -14,7 +14,6 @@ use paht_platform::replica::{self, NoIndex, Replica, ReplicaConsumer, ReplicaErr
 use paht_proto::v1;
 use sea_orm::{DatabaseTransaction, DbBackend, EntityTrait, QuerySelect};
 
-use crate::IntakeError;
 use crate::store::{self, report};
 
 /// The consumer name of intake (its inbox marks).
@@ -35,13 +34,6 @@ pub fn consumer(db: Db, calendar: Arc<WorkingCalendar>) -> Arc<dyn Handler> {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ReportRows;
 
-fn replica_error(err: IntakeError) -> ReplicaError {
-    match err {
-        IntakeError::Db(e) => ReplicaError::Db(e),
-        other => ReplicaError::Decode(other.to_string()),
-    }
-}
-
 async fn locked(txn: &DatabaseTransaction, id: ReportId) -> Result<Option<report::Model>, ReplicaError> {
     let mut find = report::Entity::find_by_id(id.0);
     if sea_orm::ConnectionTrait::get_database_backend(txn) == DbBackend::Postgres {
@@ -54,14 +46,14 @@ async fn locked(txn: &DatabaseTransaction, id: ReportId) -> Result<Option<report
 impl ReplicaStore for ReportRows {
     async fn lock(&self, txn: &DatabaseTransaction, id: ReportId) -> Result<Option<Replica>, ReplicaError> {
         let Some(row) = locked(txn, id).await? else { return Ok(None) };
-        let state = store::lifecycle_of(&row).map_err(replica_error)?;
+        let state = store::lifecycle_of(&row)?;
         Ok(Some(Replica { state, view: v1::Report::default(), version: 0 }))
     }
 
     async fn save(&self, txn: &DatabaseTransaction, replica: Replica) -> Result<Replica, ReplicaError> {
         let row = locked(txn, replica.id()).await?.ok_or(ReplicaError::NotFound(replica.id()))?;
         let now = paht_platform::clock::now();
-        store::update_lifecycle(txn, row, &replica.state, None, now).await.map_err(replica_error)?;
+        store::update_lifecycle(txn, row, &replica.state, None, now).await?;
         Ok(Replica { version: replica.version + 1, ..replica })
     }
 }

@@ -70,10 +70,6 @@ impl std::fmt::Debug for ProcessingService {
     }
 }
 
-fn parse_id(field: &str, value: &str) -> Result<Uuid, ProcessingError> {
-    Uuid::try_parse(value.trim()).map_err(|_| ProcessingError::field(field, "must be a UUID"))
-}
-
 fn record_ids(report: Option<Uuid>, assignment: Option<Uuid>) {
     let span = tracing::Span::current();
     if let Some(id) = report {
@@ -154,7 +150,7 @@ impl ProcessingService {
         assignment_id: &str,
         command: impl FnOnce(AssignmentId) -> Command,
     ) -> Result<v1::Assignment, ProcessingError> {
-        let id = parse_id("assignment_id", assignment_id)?;
+        let id = ProcessingError::parse_uuid("assignment_id", assignment_id)?;
         record_ids(None, Some(id));
         let now = self.now();
         let txn = self.parts.db.begin_write().await?;
@@ -169,7 +165,8 @@ impl ProcessingService {
         let assignment = AssignmentId::from_uuid(id);
         let executed =
             replica::execute(&txn, replica, command(assignment), &actor, now, &self.parts.calendar, &self.index)
-                .await?;
+                .await
+                .map_err(|e| crate::error::in_request_terms(e.into()))?;
         txn.commit().await?;
         self.notify();
         let after = executed
@@ -188,7 +185,7 @@ impl ProcessingService {
         auth: &AuthContext,
         assignment_id: &str,
     ) -> Result<(v1::Assignment, v1::Report), ProcessingError> {
-        let id = parse_id("assignment_id", assignment_id)?;
+        let id = ProcessingError::parse_uuid("assignment_id", assignment_id)?;
         record_ids(None, Some(id));
         let row = store::find_assignment(conn, id)
             .await?
@@ -286,10 +283,10 @@ fn attachment_ids(raw: &[String]) -> Result<Vec<String>, ProcessingError> {
     let mut problems = Vec::new();
     let mut ids: Vec<Uuid> = Vec::with_capacity(raw.len());
     for (i, value) in raw.iter().enumerate() {
-        match Uuid::try_parse(value.trim()) {
+        match paht_domain::ids::parse_uuid(value) {
             Ok(id) if ids.contains(&id) => problems.push((format!("attachment_ids[{i}]"), "listed twice".to_owned())),
             Ok(id) => ids.push(id),
-            Err(_) => problems.push((format!("attachment_ids[{i}]"), "must be a UUID".to_owned())),
+            Err(e) => problems.push((format!("attachment_ids[{i}]"), e.to_string())),
         }
     }
     if problems.is_empty() {
@@ -343,7 +340,7 @@ impl ProcessingApi for ProcessingService {
     ) -> Result<Response<v1::ExplainAssignmentResponse>, Status> {
         let actor = caller(&request)?.actor();
         let req = request.into_inner();
-        parse_id("assignment_id", &req.assignment_id)?;
+        ProcessingError::parse_uuid("assignment_id", &req.assignment_id)?;
         let expected_completion = expected_date(req.explanation.as_ref())?;
         let reason = req.explanation.map(|e| e.reason).unwrap_or_default();
         let assignment = self
@@ -359,7 +356,7 @@ impl ProcessingApi for ProcessingService {
     ) -> Result<Response<v1::SubmitResultResponse>, Status> {
         let actor = caller(&request)?.actor();
         let req = request.into_inner();
-        parse_id("assignment_id", &req.assignment_id)?;
+        ProcessingError::parse_uuid("assignment_id", &req.assignment_id)?;
         let attachments = attachment_ids(&req.attachment_ids)?;
         let text = req.text;
         let assignment = self

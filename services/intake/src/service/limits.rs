@@ -162,7 +162,7 @@ impl IntakeService {
                     retry_after_secs = retry_after.as_secs(),
                     "request rate-limited"
                 );
-                Err(IntakeError::RateLimited { scope, retry_after })
+                Err(scope.refusal(retry_after))
             }
             Err(err) => {
                 tracing::warn!(error = %err, scope = scope.as_str(), "rate limit unavailable; request let through");

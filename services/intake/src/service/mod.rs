@@ -81,10 +81,6 @@ impl std::fmt::Debug for IntakeService {
     }
 }
 
-fn parse_id(field: &str, value: &str) -> Result<Uuid, IntakeError> {
-    Uuid::parse_str(value.trim()).map_err(|_| IntakeError::field(field, "must be a UUID"))
-}
-
 impl IntakeService {
     /// A service over ready parts (the database already migrated).
     pub fn new(parts: IntakeParts) -> Self {
@@ -105,7 +101,7 @@ impl IntakeService {
         command: Command,
         category: Option<String>,
     ) -> Result<v1::Report, IntakeError> {
-        let id = parse_id("report_id", report_id)?;
+        let id = IntakeError::parse_uuid("report_id", report_id)?;
         tracing::Span::current().record("report_id", tracing::field::display(id));
         let now = mapping::now_micros();
         let txn = self.parts.db.begin_write().await?;
@@ -178,7 +174,7 @@ impl IntakeApi for IntakeService {
         request: Request<v1::GetReportRequest>,
     ) -> Result<Response<v1::GetReportResponse>, Status> {
         caller(&request)?.require_role(STAFF_READERS)?;
-        let id = parse_id("report_id", &request.get_ref().report_id)?;
+        let id = IntakeError::parse_uuid("report_id", &request.get_ref().report_id)?;
         tracing::Span::current().record("report_id", tracing::field::display(id));
         let conn = self.parts.db.conn();
         let row = store::find_report(conn, id).await?.ok_or_else(|| IntakeError::NotFound(format!("report {id}")))?;
@@ -264,7 +260,7 @@ impl IntakeApi for IntakeService {
         let auth = caller(&request)?;
         auth.require_role(IDENTITY_READERS)?;
         let req = request.get_ref();
-        let id = parse_id("report_id", &req.report_id)?;
+        let id = IntakeError::parse_uuid("report_id", &req.report_id)?;
         tracing::Span::current().record("report_id", tracing::field::display(id));
         let purpose = req.purpose.trim();
         if purpose.is_empty() {

@@ -16,7 +16,7 @@ use paht_proto::{convert, v1};
 use uuid::Uuid;
 
 use super::limits::Origin;
-use super::{IntakeService, mapping, parse_id};
+use super::{IntakeService, mapping};
 use crate::error::{IntakeError, LimitScope};
 use crate::store::{self, reporter};
 use crate::vault::{Identity, phone_lookup_hash};
@@ -124,7 +124,7 @@ impl IntakeService {
         let mut attachment_ids = Vec::with_capacity(req.attachment_ids.len());
         for (i, raw) in req.attachment_ids.iter().enumerate() {
             let field = format!("attachment_ids[{i}]");
-            match parse_id(&field, raw) {
+            match paht_domain::ids::parse_uuid(raw) {
                 Ok(id) if attachment_ids.contains(&id) => violations.push((field, "listed twice".into())),
                 Ok(id) => match store::find_unclaimed_attachment(self.parts.db.conn(), id).await? {
                     Some(row) => {
@@ -133,7 +133,7 @@ impl IntakeService {
                     }
                     None => violations.push((field, UNCLAIMED.into())),
                 },
-                Err(_) => violations.push((field, "must be a UUID".into())),
+                Err(e) => violations.push((field, e.to_string())),
             }
         }
         let now = mapping::now_micros();
@@ -142,7 +142,7 @@ impl IntakeService {
             Ok(valid) if violations.is_empty() => valid,
             Ok(_) => return Err(IntakeError::Invalid(violations)),
             Err(found) => {
-                let IntakeError::Invalid(mut domain) = IntakeError::from_violations(&found) else { unreachable!() };
+                let mut domain = crate::error::request_violations(&found);
                 domain.append(&mut violations);
                 return Err(IntakeError::Invalid(domain));
             }

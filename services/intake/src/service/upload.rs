@@ -118,7 +118,7 @@ where
         Ok(stored) => stored,
         Err(err) => {
             let violation = violation.lock().unwrap_or_else(PoisonError::into_inner).take();
-            return Err(violation.unwrap_or(IntakeError::Blob(err)));
+            return Err(violation.unwrap_or_else(|| IntakeError::from(err)));
         }
     };
     let row = row(&stored, file_name);

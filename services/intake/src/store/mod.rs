@@ -12,6 +12,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use paht_platform::replica::ReplicaError;
+
 use crate::error::IntakeError;
 pub use entity::{attachment, audit, report, reporter};
 
@@ -68,8 +70,8 @@ pub async fn find_reporter(
 }
 
 /// The lifecycle state stored in a row.
-pub fn lifecycle_of(row: &report::Model) -> Result<lc::Report, IntakeError> {
-    serde_json::from_str(&row.lifecycle).map_err(|e| IntakeError::Corrupt(format!("report {}: {e}", row.id)))
+pub fn lifecycle_of(row: &report::Model) -> Result<lc::Report, ReplicaError> {
+    serde_json::from_str(&row.lifecycle).map_err(|e| ReplicaError::Decode(format!("report {}: {e}", row.id)))
 }
 
 /// Saves a new lifecycle state (and status) of a report; `category_id` replaces the
@@ -80,8 +82,8 @@ pub async fn update_lifecycle(
     state: &lc::Report,
     category_id: Option<String>,
     now: DateTime<Utc>,
-) -> Result<report::Model, IntakeError> {
-    let lifecycle = serde_json::to_string(state).map_err(|e| IntakeError::Corrupt(e.to_string()))?;
+) -> Result<report::Model, ReplicaError> {
+    let lifecycle = serde_json::to_string(state).map_err(|e| ReplicaError::Decode(e.to_string()))?;
     let mut active = row.into_active_model();
     active.lifecycle = ActiveValue::Set(lifecycle);
     active.status = ActiveValue::Set(state.status.as_str().to_owned());

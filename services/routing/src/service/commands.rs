@@ -14,7 +14,7 @@ use paht_proto::{convert, fact, v1};
 use sea_orm::ConnectionTrait;
 use uuid::Uuid;
 
-use super::{RoutingService, parse_id, parse_report_id, require_instance};
+use super::{RoutingService, require_instance};
 use crate::directory::{Directory, UnitKind};
 use crate::error::RoutingError;
 use crate::store::{case, cases, redispatches};
@@ -249,7 +249,7 @@ impl RoutingService {
                 ));
             }
             raw => {
-                let id = AssignmentId::from_uuid(parse_id(REPLACES, raw)?);
+                let id = AssignmentId::from_uuid(RoutingError::parse_uuid(REPLACES, raw)?);
                 let returned = state.assignment(id).ok_or_else(|| {
                     RoutingError::field(REPLACES, format!("report {} has no assignment {id}", state.id))
                 })?;
@@ -313,7 +313,7 @@ impl RoutingService {
                     "required when the reason is ESCALATION_REASON_DUPLICATE: name the earlier report (R8.2c)",
                 ));
             }
-            (EscalationReason::Duplicate, raw) => Some(parse_report_id("duplicate_of", raw)?),
+            (EscalationReason::Duplicate, raw) => Some(RoutingError::parse_id::<ReportId>("duplicate_of", raw)?),
             (_, "") => None,
             (_, _) => {
                 return Err(RoutingError::field("duplicate_of", "only for ESCALATION_REASON_DUPLICATE"));

@@ -17,7 +17,7 @@ use paht_proto::{convert, v1};
 use uuid::Uuid;
 
 use super::commands::report_view;
-use super::{RoutingService, parse_report_id, record_report, require_instance};
+use super::{RoutingService, record_report, require_instance};
 use crate::error::RoutingError;
 use crate::store::cases::{self, BoundingBox, Window};
 
@@ -42,7 +42,7 @@ impl RoutingService {
         auth: &AuthContext,
         req: &v1::SuggestDuplicatesRequest,
     ) -> Result<v1::SuggestDuplicatesResponse, RoutingError> {
-        let id = parse_report_id("report_id", &req.report_id)?;
+        let id = RoutingError::parse_id::<ReportId>("report_id", &req.report_id)?;
         record_report(id);
         let conn = self.db.conn();
         let replica = replica::load(conn, id).await?.ok_or_else(|| RoutingError::NotFound(format!("report {id}")))?;
@@ -95,8 +95,8 @@ impl RoutingService {
         auth: &AuthContext,
         req: &v1::LinkDuplicateRequest,
     ) -> Result<v1::LinkDuplicateResponse, RoutingError> {
-        let newer = parse_report_id("report_id", &req.report_id)?;
-        let earlier = parse_report_id("duplicate_of", &req.duplicate_of)?;
+        let newer = RoutingError::parse_id::<ReportId>("report_id", &req.report_id)?;
+        let earlier = RoutingError::parse_id::<ReportId>("duplicate_of", &req.duplicate_of)?;
         if newer == earlier {
             return Err(RoutingError::field(
                 "duplicate_of",

@@ -29,7 +29,6 @@ use paht_proto::v1;
 use paht_proto::v1::routing_service_server::RoutingService as RoutingApi;
 use sea_orm::DatabaseTransaction;
 use tonic::{Request, Response, Status};
-use uuid::Uuid;
 
 use crate::config::RoutingConfig;
 use crate::deadlines::Sweeper;
@@ -95,18 +94,6 @@ impl std::fmt::Debug for RoutingService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RoutingService").field("instance", &self.instance).finish_non_exhaustive()
     }
-}
-
-fn parse_id(field: &str, value: &str) -> Result<Uuid, RoutingError> {
-    let value = value.trim();
-    if value.is_empty() {
-        return Err(RoutingError::field(field, "required"));
-    }
-    Uuid::try_parse(value).map_err(|_| RoutingError::field(field, "must be a UUID"))
-}
-
-fn parse_report_id(field: &str, value: &str) -> Result<ReportId, RoutingError> {
-    parse_id(field, value).map(ReportId::from_uuid)
 }
 
 fn record_report(id: ReportId) {
@@ -199,7 +186,7 @@ impl RoutingService {
 
     /// Opens a write transaction and locks the replica of `report_id` (NOT_FOUND without one).
     async fn lock(&self, field: &str, report_id: &str) -> Result<(DatabaseTransaction, Replica), RoutingError> {
-        let id = parse_report_id(field, report_id)?;
+        let id = RoutingError::parse_id::<ReportId>(field, report_id)?;
         record_report(id);
         let txn = self.db.begin_write().await?;
         let replica = replica::lock(&txn, id).await?.ok_or_else(|| RoutingError::NotFound(format!("report {id}")))?;

@@ -5,7 +5,7 @@ use paht_platform::auth::AuthContext;
 use paht_platform::replica;
 use paht_proto::v1;
 
-use super::{RoutingService, mapping, parse_report_id, record_report, require_instance};
+use super::{RoutingService, mapping, record_report, require_instance};
 use crate::directory::Directory;
 use crate::error::RoutingError;
 
@@ -27,7 +27,7 @@ impl RoutingService {
         auth: &AuthContext,
         req: &v1::SuggestAgenciesRequest,
     ) -> Result<v1::SuggestAgenciesResponse, RoutingError> {
-        let id = parse_report_id("report_id", &req.report_id)?;
+        let id = RoutingError::parse_id::<paht_domain::ids::ReportId>("report_id", &req.report_id)?;
         record_report(id);
         let snapshot = self.directory.current().await?;
         let directory = snapshot.directory();

@@ -100,12 +100,7 @@ impl From<DbErr> for ReplicaError {
 
 impl From<ReplicaError> for Status {
     fn from(err: ReplicaError) -> Self {
-        match &err {
-            ReplicaError::Lifecycle(e) => crate::status::lifecycle_status(e),
-            ReplicaError::NotFound(_) => Status::not_found(err.to_string()),
-            ReplicaError::Db(e) => crate::status::internal(e, e.is_transient()),
-            ReplicaError::Decode(_) => crate::status::internal(&err, false),
-        }
+        crate::error::ApiError::from(err).into()
     }
 }
 
