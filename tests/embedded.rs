@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use paht::runtime::{self, ServiceName};
+use paht::runtime;
 use paht_domain::actor::Role;
 use paht_platform::auth::TokenIssuer;
 use paht_platform::config::ConfigSource;
@@ -85,7 +85,7 @@ async fn embedded_events_flow_through_the_inprocess_bus() {
     );
     let source = ConfigSource::from_toml(&toml);
     let config = source.platform().unwrap();
-    let running = runtime::start(source, config, &ServiceName::ALL, CancellationToken::new()).await.unwrap();
+    let running = runtime::start(source, config, runtime::REGISTRY, CancellationToken::new()).await.unwrap();
     let stop = CancellationToken::new();
     let observer = observe(running.bus().as_ref(), "observer", &stop).await;
 

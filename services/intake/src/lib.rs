@@ -12,6 +12,7 @@ pub mod config;
 mod error;
 pub mod follow;
 mod migration;
+mod registration;
 mod service;
 pub mod store;
 pub mod vault;
@@ -20,6 +21,7 @@ pub use config::{IntakeConfig, Limit, RateLimits};
 pub use error::IntakeError;
 pub use error::LimitScope;
 pub use migration::IntakeMigrator;
+pub use registration::REGISTRATION;
 pub use service::{IntakeParts, IntakeService, channel_from_name, channel_name};
 
 /// Migrates the service's database and returns the service, ready to mount behind

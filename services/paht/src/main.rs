@@ -3,18 +3,20 @@
 
 mod demo;
 
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use paht::runtime::{self, ServiceName};
+use paht::runtime;
 use paht::{calendar_cmd, settings};
 use paht_domain::actor::Role;
 use paht_domain::ids::UnitId;
 use paht_platform::auth::TokenIssuer;
 use paht_platform::config::Config;
 use paht_platform::server::shutdown_on_signals;
+use paht_platform::service::Registration;
 use paht_platform::telemetry;
 
 /// PAHT — the field-report system of a province (phản ánh hiện trường).
@@ -59,6 +61,16 @@ impl Place {
 }
 
 #[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Read FILE as every service would (platform settings and each service's section, strictly:
+    /// unknown keys and bad values fail) without starting anything; prints the sections read.
+    Check {
+        /// The configuration file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum Command {
     /// Run the whole system on this machine: every service in one process, SQLite under
     /// the data directory, in-process bus, in-memory cache, demo data (embedded mode).
@@ -73,9 +85,9 @@ enum Command {
     Serve {
         #[command(flatten)]
         place: Place,
-        /// Services to run, comma-separated: intake, routing, processing.
-        #[arg(long, value_delimiter = ',', required = true)]
-        services: Vec<ServiceName>,
+        /// Services to run, comma-separated (`paht services` lists them).
+        #[arg(long, value_delimiter = ',', required = true, value_parser = runtime::service)]
+        services: Vec<&'static Registration>,
     },
     /// Create or update the services' database tables, then exit (start-up does it too).
     Migrate {
@@ -83,8 +95,15 @@ enum Command {
         #[arg(long, env = "PAHT_CONFIG")]
         config: Option<PathBuf>,
         /// Services to migrate, comma-separated; all by default.
-        #[arg(long, value_delimiter = ',')]
-        services: Vec<ServiceName>,
+        #[arg(long, value_delimiter = ',', value_parser = runtime::service)]
+        services: Vec<&'static Registration>,
+    },
+    /// List the services this binary hosts: name, gRPC service, configuration section.
+    Services,
+    /// Configuration files.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
     },
     /// A walk-through of one report's whole lifecycle, printed with its deadlines (no server).
     Demo,
@@ -144,10 +163,22 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Migrate { config, services }) => {
             let (_, config) = settings::load(config.as_deref())?;
             let _telemetry = telemetry::init(&config.telemetry, "paht-migrate")?;
-            let services = if services.is_empty() { ServiceName::ALL.to_vec() } else { services };
+            let services = if services.is_empty() { runtime::REGISTRY.to_vec() } else { services };
             tokio_runtime()?.block_on(runtime::migrate(&config, &services))?;
-            let names: Vec<&str> = services.iter().map(|s| s.as_str()).collect();
+            let names: Vec<&str> = services.iter().map(|s| s.name).collect();
             println!("migrated: {}", names.join(", "));
+            Ok(())
+        }
+        Some(Command::Services) => {
+            let mut out = std::io::stdout().lock();
+            for r in runtime::REGISTRY {
+                writeln!(out, "{}\t{}\t[{}]\t{}", r.name, r.grpc_service, r.config_section.unwrap_or("-"), r.summary)?;
+            }
+            Ok(())
+        }
+        Some(Command::Config { command: ConfigCommand::Check { file } }) => {
+            let sections = runtime::check_config(&file)?;
+            println!("{}: ok ({})", file.display(), sections.join(", "));
             Ok(())
         }
         Some(Command::Demo) => demo::run(&mut std::io::stdout().lock()),
@@ -179,7 +210,7 @@ fn up(place: Place, no_demo: bool) -> anyhow::Result<()> {
     // Logs go to stderr so that the banner on stdout stays readable.
     let _telemetry = telemetry::init_with_writer(&config.telemetry, "paht", std::io::stderr)?;
     tokio_runtime()?.block_on(async move {
-        let running = runtime::start(source, config, &ServiceName::ALL, shutdown_on_signals()).await?;
+        let running = runtime::start(source, config, runtime::REGISTRY, shutdown_on_signals()).await?;
         let seeded = if no_demo {
             None
         } else {
@@ -195,9 +226,9 @@ fn up(place: Place, no_demo: bool) -> anyhow::Result<()> {
 }
 
 /// Suite mode: the named services, logs as JSON on stdout.
-fn serve(place: Place, services: Vec<ServiceName>) -> anyhow::Result<()> {
+fn serve(place: Place, services: Vec<&'static Registration>) -> anyhow::Result<()> {
     let (source, config) = place.load()?;
-    let names: Vec<&str> = services.iter().map(|s| s.as_str()).collect();
+    let names: Vec<&str> = services.iter().map(|s| s.name).collect();
     let _telemetry = telemetry::init(&config.telemetry, &format!("paht-{}", names.join("-")))?;
     tokio_runtime()?.block_on(async move {
         let running = runtime::start(source, config, &services, shutdown_on_signals()).await?;

@@ -7,7 +7,7 @@ use std::path::Path;
 use paht_platform::auth::{AuthConfig, KeyConfig};
 use paht_platform::config::{Config, ConfigSource};
 
-use crate::runtime::secrets::local_secret;
+use paht_platform::secrets::local_secret;
 
 /// The file under the data directory holding embedded mode's token key.
 const LOCAL_KEY_FILE: &str = "auth-key";

@@ -14,6 +14,7 @@
 mod error;
 mod hook;
 mod migration;
+mod registration;
 mod service;
 pub mod store;
 
@@ -27,6 +28,7 @@ use paht_platform::replica::{self, ReplicaConsumer};
 pub use error::ProcessingError;
 pub use hook::AssignmentIndex;
 pub use migration::ProcessingMigrator;
+pub use registration::REGISTRATION;
 pub use service::{Clock, MAX_RESULT_ATTACHMENTS, ProcessingParts, ProcessingService};
 
 /// The consumer name of processing (its inbox marks) and the name of its queue.

@@ -21,6 +21,7 @@ pub mod directory;
 mod error;
 mod hook;
 mod migration;
+mod registration;
 pub mod rules;
 mod service;
 pub mod store;
@@ -36,6 +37,7 @@ pub use config::RoutingConfig;
 pub use error::RoutingError;
 pub use hook::CaseIndex;
 pub use migration::RoutingMigrator;
+pub use registration::REGISTRATION;
 pub use service::{Clock, RoutingParts, RoutingService, unit_kind};
 
 /// The consumer name of routing (its inbox marks).

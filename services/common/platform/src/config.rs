@@ -108,6 +108,24 @@ pub struct Config {
     pub relay: RelayConfig,
 }
 
+impl Config {
+    /// The top-level keys and tables the platform reads; every other top-level table of a
+    /// configuration file must be a hosted service's section.
+    pub const KEYS: [&'static str; 11] = [
+        "instance_id",
+        "data_dir",
+        "grpc_addr",
+        "http_addr",
+        "database",
+        "bus",
+        "cache",
+        "auth",
+        "calendar",
+        "telemetry",
+        "relay",
+    ];
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -153,6 +171,20 @@ impl ConfigSource {
         Ok(ConfigSource { figment })
     }
 
+    /// The file alone, no environment: what `paht config check FILE` reads.
+    pub fn file_only(path: &Path) -> Result<Self, ConfigError> {
+        if !path.is_file() {
+            return Err(ConfigError::Invalid(format!("config file {} does not exist", path.display())));
+        }
+        Ok(ConfigSource { figment: Figment::new().merge(Toml::file_exact(path)) })
+    }
+
+    /// The top-level keys the sources set (file and environment), sorted.
+    pub fn top_level_keys(&self) -> Result<Vec<String>, ConfigError> {
+        let keys: std::collections::BTreeMap<String, figment::value::Value> = self.figment.extract()?;
+        Ok(keys.into_keys().collect())
+    }
+
     /// Sources from TOML text and no environment (tests).
     pub fn from_toml(text: &str) -> Self {
         ConfigSource { figment: Figment::new().merge(Toml::string(text)) }
@@ -175,6 +207,20 @@ impl ConfigSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_listed_top_level_key_is_read() {
+        for key in Config::KEYS {
+            let bogus = if matches!(key, "instance_id" | "data_dir" | "grpc_addr" | "http_addr") {
+                format!("[{key}]\nx = 1")
+            } else {
+                format!("{key} = 1")
+            };
+            assert!(ConfigSource::from_toml(&bogus).platform().is_err(), "{key} is not read by Config");
+        }
+        let source = ConfigSource::from_toml("instance_id = \"X\"\n[intake]\nlimits = {}");
+        assert_eq!(source.top_level_keys().unwrap(), ["instance_id", "intake"]);
+    }
 
     #[test]
     fn defaults_run_embedded_mode() {

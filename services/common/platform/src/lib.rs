@@ -10,5 +10,7 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod replica;
+pub mod secrets;
 pub mod server;
+pub mod service;
 pub mod telemetry;

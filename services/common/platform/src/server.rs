@@ -111,6 +111,14 @@ impl GrpcServer {
         self
     }
 
+    /// Mounts a registered service (see [`crate::service`]); returns the server and the
+    /// service's background tasks.
+    pub fn mount(mut self, mounted: crate::service::Mounted) -> (Self, Vec<tokio::task::JoinHandle<()>>) {
+        let (routes, tasks) = mounted.mount(self.routes);
+        self.routes = routes;
+        (self, tasks)
+    }
+
     /// Serves until `shutdown` is cancelled, then stops accepting, lets in-flight
     /// calls finish, and returns.
     pub async fn serve(self, shutdown: CancellationToken) -> Result<(), ServerError> {

@@ -32,7 +32,7 @@ pub(crate) fn router(state: State) -> Router {
 }
 
 async fn index(Extract(state): Extract<State>) -> impl IntoResponse {
-    let names: Vec<&str> = state.hosted.iter().map(|h| h.name.as_str()).collect();
+    let names: Vec<&str> = state.hosted.iter().map(|h| h.name).collect();
     let body = format!(
         "PAHT — hệ thống tiếp nhận phản ánh hiện trường\n\
          Dịch vụ đang chạy / services: {}\n\n\
@@ -84,7 +84,7 @@ impl Sample {
             .filter_map(|(label, q)| stats.lag_quantile(q).map(|d| (label, d.as_secs_f64())))
             .collect();
         Sample {
-            service: hosted.name.as_str(),
+            service: hosted.name,
             published: snap.published,
             batches: snap.batches,
             publish_failures: snap.publish_failures,

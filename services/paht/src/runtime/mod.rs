@@ -12,14 +12,9 @@
 
 pub mod demo_data;
 mod http;
-mod intake;
-mod processing;
-mod routing;
-pub mod secrets;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -32,59 +27,57 @@ use paht_platform::bus::inproc::InProcBus;
 use paht_platform::bus::rabbitmq::RabbitBus;
 use paht_platform::cache::{self, Cache};
 use paht_platform::config::{BusBackend, Config, ConfigSource};
-use paht_platform::db::{Db, RelayConfig, RelayStats};
+use paht_platform::db::{Db, OutboxRelay, RelayConfig, RelayStats};
 use paht_platform::server::GrpcServer;
+use paht_platform::service::{Host, Mounted, Registration};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::settings;
 
-/// A service the runtime can host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ServiceName {
-    /// Receives and checks reports (`paht.v1.IntakeService`).
-    Intake,
-    /// Dispatches, escalates, keeps the directory and sweeps deadlines (`paht.v1.RoutingService`).
-    Routing,
-    /// The agencies' inbox: return, explain, result, approval (`paht.v1.ProcessingService`).
-    Processing,
+/// Every service this binary can host, in start order. A new service is its crate and one line
+/// here (plus its kustomize instantiation in `k8s/`).
+pub static REGISTRY: &[&Registration] =
+    &[&paht_intake::REGISTRATION, &paht_routing::REGISTRATION, &paht_processing::REGISTRATION];
+
+/// A service of [`REGISTRY`] by name (`paht serve --services NAME`).
+pub fn service(name: &str) -> Result<&'static Registration, String> {
+    paht_platform::service::find(REGISTRY, name)
 }
 
-impl ServiceName {
-    /// Every service built so far, in start order.
-    pub const ALL: [ServiceName; 3] = [ServiceName::Intake, ServiceName::Routing, ServiceName::Processing];
-
-    /// The name used on the command line, as database schema and as bus queue.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ServiceName::Intake => "intake",
-            ServiceName::Routing => "routing",
-            ServiceName::Processing => "processing",
-        }
+/// Reads `file` as every service would, strictly, without starting anything: the platform's
+/// settings, every registered service's section, and no top-level table nobody reads. Returns
+/// the sections read.
+pub fn check_config(file: &std::path::Path) -> anyhow::Result<Vec<&'static str>> {
+    let source = ConfigSource::file_only(file)?;
+    source.platform().with_context(|| format!("{}: platform settings", file.display()))?;
+    let mut read = vec!["platform"];
+    for registration in REGISTRY {
+        (registration.check_config)(&source).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        read.extend(registration.config_section);
     }
-}
-
-impl std::fmt::Display for ServiceName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+    let sections: Vec<&str> = REGISTRY.iter().filter_map(|r| r.config_section).collect();
+    let unknown: Vec<String> = source
+        .top_level_keys()?
+        .into_iter()
+        .filter(|k| !Config::KEYS.contains(&k.as_str()) && !sections.contains(&k.as_str()))
+        .collect();
+    if !unknown.is_empty() {
+        bail!(
+            "{}: unknown top-level keys {}; the platform reads {} and the services [{}]",
+            file.display(),
+            unknown.join(", "),
+            Config::KEYS.join(", "),
+            sections.join("], [")
+        );
     }
-}
-
-impl FromStr for ServiceName {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        ServiceName::ALL.into_iter().find(|s| s.as_str() == text.trim()).ok_or_else(|| {
-            let names: Vec<&str> = ServiceName::ALL.iter().map(|s| s.as_str()).collect();
-            format!("unknown service {text:?}; one of {}", names.join(", "))
-        })
-    }
+    Ok(read)
 }
 
 /// What every hosted service shares in one process.
 pub(crate) struct Shared {
     pub source: ConfigSource,
-    pub config: Config,
+    pub config: Arc<Config>,
     pub bus: Arc<dyn Bus>,
     pub cache: Arc<dyn Cache>,
     pub calendar: Arc<WorkingCalendar>,
@@ -94,7 +87,7 @@ pub(crate) struct Shared {
 
 /// One hosted service's running parts, for metrics and shutdown.
 pub(crate) struct Hosted {
-    pub name: ServiceName,
+    pub name: &'static str,
     pub db: Db,
     pub relay_stats: Arc<RelayStats>,
 }
@@ -183,7 +176,7 @@ impl Running {
         if let Ok(hosted) = Arc::try_unwrap(self.hosted) {
             for service in hosted {
                 if let Err(e) = service.db.close().await {
-                    tracing::warn!(service = %service.name, error = %e, "closing the database");
+                    tracing::warn!(service = service.name, error = %e, "closing the database");
                 }
             }
         }
@@ -228,7 +221,7 @@ async fn connect_bus(config: &Config) -> anyhow::Result<(Arc<dyn Bus>, Option<Ar
 pub async fn start(
     source: ConfigSource,
     config: Config,
-    services: &[ServiceName],
+    services: &[&'static Registration],
     stop: CancellationToken,
 ) -> anyhow::Result<Running> {
     if services.is_empty() {
@@ -256,7 +249,7 @@ pub async fn start(
     let shared = Shared {
         calendar: Arc::new(calendar(&config)?),
         source,
-        config,
+        config: Arc::new(config),
         bus: bus.clone(),
         cache,
         authenticator,
@@ -269,30 +262,13 @@ pub async fn start(
     let health = server.health();
     let mut hosted = Vec::new();
     let mut tasks = Vec::new();
-    for name in dedup(services) {
-        match name {
-            ServiceName::Intake => {
-                let started = intake::host(&shared, &background).await?;
-                server = server.add_service(started.service);
-                health.set_serving::<intake::Served>().await;
-                tasks.extend(started.tasks);
-                hosted.push(started.hosted);
-            }
-            ServiceName::Routing => {
-                let started = routing::host(&shared, &background).await?;
-                server = server.add_service(started.service);
-                health.set_serving::<routing::Served>().await;
-                tasks.extend(started.tasks);
-                hosted.push(started.hosted);
-            }
-            ServiceName::Processing => {
-                let started = processing::host(&shared, &background).await?;
-                server = server.add_service(started.service);
-                health.set_serving::<processing::Served>().await;
-                tasks.extend(started.tasks);
-                hosted.push(started.hosted);
-            }
-        }
+    for registration in dedup(services) {
+        let (mounted, db, relay_stats) = host(&shared, registration, &background).await?;
+        let (mounted_server, service_tasks) = server.mount(mounted);
+        server = mounted_server;
+        health.set_service_status(registration.grpc_service, tonic_health::ServingStatus::Serving).await;
+        tasks.extend(service_tasks);
+        hosted.push(Hosted { name: registration.name, db, relay_stats });
     }
     health.set_service_status("", tonic_health::ServingStatus::Serving).await;
 
@@ -316,7 +292,7 @@ pub async fn start(
     let grpc_stop = stop.clone();
     let server = tokio::spawn(async move { server.serve(grpc_stop).await.context("gRPC server") });
     ready.store(true, Ordering::Relaxed);
-    let names: Vec<&str> = services.iter().map(|s| s.as_str()).collect();
+    let names: Vec<&str> = services.iter().map(|s| s.name).collect();
     tracing::info!(%grpc_addr, %http_addr, services = ?names, embedded, "serving");
     Ok(Running {
         grpc_addr,
@@ -336,36 +312,56 @@ pub async fn start(
     })
 }
 
+/// Connects, migrates and starts one service with its outbox relay; returns what to mount, its
+/// database and its relay's figures.
+async fn host(
+    shared: &Shared,
+    registration: &'static Registration,
+    background: &CancellationToken,
+) -> anyhow::Result<(Mounted, Db, Arc<RelayStats>)> {
+    let name = registration.name;
+    let db = connect_db(&shared.config, registration).await?;
+    (registration.migrate)(db.clone()).await.with_context(|| format!("migrating the {name} database"))?;
+    let relay = OutboxRelay::new(db.clone(), shared.bus.clone(), shared.relay.clone());
+    let host = Host {
+        source: shared.source.clone(),
+        config: shared.config.clone(),
+        embedded: settings::is_embedded(&shared.config),
+        db: db.clone(),
+        bus: shared.bus.clone(),
+        cache: shared.cache.clone(),
+        calendar: shared.calendar.clone(),
+        authenticator: shared.authenticator.clone(),
+        notifier: relay.notifier(),
+        background: background.clone(),
+    };
+    let mounted = (registration.host)(host).await.with_context(|| format!("starting {name}"))?;
+    let relay_stats = relay.stats();
+    Ok((mounted.with_task(relay.spawn(background.clone())), db, relay_stats))
+}
+
 /// Runs the migrations of `services` and returns; start-up runs them too.
-pub async fn migrate(config: &Config, services: &[ServiceName]) -> anyhow::Result<()> {
+pub async fn migrate(config: &Config, services: &[&'static Registration]) -> anyhow::Result<()> {
     if settings::is_embedded(config) {
         std::fs::create_dir_all(&config.data_dir)?;
     }
-    for name in dedup(services) {
-        let db = connect_db(config, name).await?;
-        match name {
-            ServiceName::Intake => db.migrate::<paht_intake::IntakeMigrator>().await?,
-            ServiceName::Routing => db.migrate::<paht_routing::RoutingMigrator>().await?,
-            ServiceName::Processing => db.migrate::<paht_processing::ProcessingMigrator>().await?,
-        }
+    for registration in dedup(services) {
+        let db = connect_db(config, registration).await?;
+        (registration.migrate)(db.clone()).await?;
         db.close().await?;
-        tracing::info!(service = %name, "migrated");
+        tracing::info!(service = registration.name, "migrated");
     }
     Ok(())
 }
 
 /// The database of one service: its SQLite file, or its schema of the suite's Postgres.
-pub(crate) async fn connect_db(config: &Config, name: ServiceName) -> anyhow::Result<Db> {
-    let (url, schema) = config.database.for_service(&config.data_dir, name.as_str());
+pub(crate) async fn connect_db(config: &Config, registration: &Registration) -> anyhow::Result<Db> {
+    let name = registration.name;
+    let (url, schema) = config.database.for_service(&config.data_dir, name);
     Db::connect(&url, &schema, &config.database.pool).await.with_context(|| format!("connecting the {name} database"))
 }
 
-fn dedup(services: &[ServiceName]) -> Vec<ServiceName> {
-    let mut out = Vec::new();
-    for s in ServiceName::ALL {
-        if services.contains(&s) {
-            out.push(s);
-        }
-    }
-    out
+/// `services` once each, in the registry's order.
+fn dedup(services: &[&'static Registration]) -> Vec<&'static Registration> {
+    REGISTRY.iter().copied().filter(|r| services.iter().any(|s| s.name == r.name)).collect()
 }

@@ -3,12 +3,23 @@
 //! sealed identities stay readable and `paht token` mints tokens the server accepts.
 //! Suite mode never generates secrets: replicas must share the configured ones.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use anyhow::Context;
+/// A local secret could not be read or created.
+#[derive(Debug, thiserror::Error)]
+#[error("{action} {}: {source}", .path.display())]
+pub struct SecretError {
+    action: &'static str,
+    path: PathBuf,
+    source: std::io::Error,
+}
+
+fn at<'p>(action: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> SecretError + 'p {
+    move |source| SecretError { action, path: path.to_owned(), source }
+}
 
 /// The secret stored in `{data_dir}/{name}`, created with `generate` on first use.
-pub fn local_secret(data_dir: &Path, name: &str, generate: impl FnOnce() -> String) -> anyhow::Result<String> {
+pub fn local_secret(data_dir: &Path, name: &str, generate: impl FnOnce() -> String) -> Result<String, SecretError> {
     let path = data_dir.join(name);
     match std::fs::read_to_string(&path) {
         Ok(secret) => Ok(secret.trim().to_string()),
@@ -18,12 +29,12 @@ pub fn local_secret(data_dir: &Path, name: &str, generate: impl FnOnce() -> Stri
             write_private(&path, &secret)?;
             Ok(secret)
         }
-        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        Err(e) => Err(at("reading", &path)(e)),
     }
 }
 
 /// The data directory, readable by its owner only when this creates it.
-fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+fn create_private_dir(dir: &Path) -> Result<(), SecretError> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
@@ -31,10 +42,10 @@ fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
         use std::os::unix::fs::DirBuilderExt;
         builder.mode(0o700);
     }
-    builder.create(dir).with_context(|| format!("creating {}", dir.display()))
+    builder.create(dir).map_err(at("creating", dir))
 }
 
-fn write_private(path: &Path, secret: &str) -> anyhow::Result<()> {
+fn write_private(path: &Path, secret: &str) -> Result<(), SecretError> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -43,9 +54,8 @@ fn write_private(path: &Path, secret: &str) -> anyhow::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(path).with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(secret.as_bytes())?;
-    Ok(())
+    let mut file = options.open(path).map_err(at("creating", path))?;
+    file.write_all(secret.as_bytes()).map_err(at("writing", path))
 }
 
 #[cfg(test)]

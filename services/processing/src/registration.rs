@@ -1,0 +1,32 @@
+//! Processing as the runtime mounts it: its migrations, its replica consumer and its gRPC
+//! service behind the authentication guard.
+
+use paht_platform::auth::AuthGuard;
+use paht_platform::service::{Host, HostError, Mounted, Registration};
+use paht_proto::v1::processing_service_server::ProcessingServiceServer;
+
+use crate::{ProcessingMigrator, ProcessingParts, ProcessingService};
+
+/// Processing's entry in the runtime's registry.
+pub const REGISTRATION: Registration = Registration {
+    name: "processing",
+    summary: "the agencies' inbox: return, explain, result, approval of each assignment",
+    grpc_service: "paht.v1.ProcessingService",
+    config_section: None,
+    check_config: |_| Ok(()),
+    migrate: |db| Box::pin(async move { db.migrate::<ProcessingMigrator>().await }),
+    host: |host| Box::pin(start(host)),
+};
+
+async fn start(host: Host) -> Result<Mounted, HostError> {
+    let service = ProcessingService::new(ProcessingParts {
+        db: host.db.clone(),
+        calendar: host.calendar.clone(),
+        instance: host.instance(),
+        notifier: Some(host.notifier.clone()),
+    });
+    let consumer =
+        host.subscribe(crate::subscription(), crate::consumer(host.db.clone(), host.calendar.clone())).await?;
+    let served = AuthGuard::new(ProcessingServiceServer::new(service), host.authenticator.clone());
+    Ok(Mounted::new(served).with_task(consumer))
+}
