@@ -132,6 +132,11 @@ enum Command {
         #[arg(long)]
         ttl_secs: Option<u64>,
     },
+    /// Operators' checks of the services' views of every report.
+    Replicas {
+        #[command(subcommand)]
+        command: ReplicasCommand,
+    },
     /// Check the working-time calendar that every deadline counts.
     Calendar {
         /// The instance's configuration file; its `[calendar]` section sets the time
@@ -144,6 +149,24 @@ enum Command {
         decisions: Option<PathBuf>,
         #[command(subcommand)]
         command: calendar_cmd::CalendarCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ReplicasCommand {
+    /// Compare intake's, routing's and processing's views report by report; print one line
+    /// per divergent report (ids, states and instants only) and a summary; exit 1 if any.
+    Check {
+        /// The configuration file: the suite's Postgres, or embedded mode's data directory.
+        #[arg(long, env = "PAHT_CONFIG")]
+        config: Option<PathBuf>,
+        /// Data directory of embedded mode (the SQLite files `paht up` leaves) [env PAHT_DATA_DIR].
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// While views differ, check again for up to this many seconds (the services may
+        /// still be folding the latest facts).
+        #[arg(long, default_value_t = 0)]
+        wait: u64,
     },
 }
 
@@ -191,6 +214,25 @@ fn main() -> anyhow::Result<()> {
             let instance = instance.unwrap_or(settings.instance_id);
             let ttl = ttl_secs.map(std::time::Duration::from_secs);
             println!("{}", issuer.mint(&subject, role, &UnitId::new(unit), &instance, ttl)?);
+            Ok(())
+        }
+        Some(Command::Replicas { command: ReplicasCommand::Check { config, data_dir, wait } }) => {
+            let (_, mut settings) = settings::load(config.as_deref())?;
+            if let Some(dir) = data_dir {
+                settings.data_dir = dir;
+            }
+            let wait = std::time::Duration::from_secs(wait);
+            let outcome = tokio_runtime()?.block_on(paht::ops::replicas::check_config(&settings, wait))?;
+            for divergence in &outcome.divergences {
+                println!("{divergence}");
+            }
+            for (service, held) in outcome.held.iter().filter(|(_, n)| *n > 0) {
+                println!("{service} holds {held} facts waiting for earlier ones");
+            }
+            println!("{}", outcome.summary());
+            if !outcome.is_clean() {
+                std::process::exit(1);
+            }
             Ok(())
         }
         Some(Command::Calendar { config, decisions, command }) => {
