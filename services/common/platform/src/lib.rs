@@ -12,3 +12,5 @@ pub mod replica;
 pub mod server;
 pub mod status;
 pub mod telemetry;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
