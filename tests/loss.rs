@@ -76,7 +76,7 @@ fn pg_version() -> String {
 /// Waits until Postgres accepts connections again.
 async fn wait_for_postgres() {
     let deadline = Instant::now() + Duration::from_secs(60);
-    while sea_orm::Database::connect(ADMIN_URL).await.is_err() {
+    while sea_orm::Database::connect(paht_testing::postgres_url()).await.is_err() {
         assert!(Instant::now() < deadline, "Postgres did not come back");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

@@ -20,15 +20,15 @@ use paht_platform::bus::rabbitmq::{RabbitBus, RabbitConfig};
 use paht_platform::bus::{Bus, Delivery, HandleError, Handler, Subscription};
 use paht_proto::v1;
 use paht_proto::v1::intake_service_client::IntakeServiceClient;
+use paht_testing::{Backend, FreshDb};
 use prost::Message as _;
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::{Database, DatabaseConnection};
 use tokio_util::sync::CancellationToken;
 use tonic::Request;
 use tonic::transport::Channel;
 use uuid::Uuid;
 
 pub const INSTANCE: &str = "IOC-86";
-pub const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 pub const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 
 /// The reporter's personal data in every test submission: must never reach a log or the
@@ -39,19 +39,17 @@ pub const PHONE_DIGITS: &str = "987654321";
 pub const EMAIL: &str = "ngoc.tran.e2e@example.vn";
 pub const HOME: &str = "47 Lê Văn Tám, khóm 2, phường Thanh Đức";
 
-/// A fresh Postgres database, dropped by [`TestDb::drop_now`].
+/// A fresh database on the test Postgres (`PAHT_TEST_POSTGRES_URL`), dropped by
+/// [`TestDb::drop_now`].
 pub struct TestDb {
-    pub name: String,
+    fresh: FreshDb,
     pub url: String,
 }
 
 impl TestDb {
     pub async fn create() -> TestDb {
-        let name = format!("paht_e2e_{}", Uuid::new_v4().simple());
-        let admin = Database::connect(ADMIN_URL).await.expect("connect to Postgres");
-        admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
-        admin.close().await.unwrap();
-        TestDb { url: format!("postgres://postgres@127.0.0.1:5432/{name}"), name }
+        let fresh = FreshDb::create(Backend::Postgres, "e2e").await;
+        TestDb { url: fresh.url().to_owned(), fresh }
     }
 
     pub async fn connect(&self) -> DatabaseConnection {
@@ -59,9 +57,7 @@ impl TestDb {
     }
 
     pub async fn drop_now(self) {
-        let admin = Database::connect(ADMIN_URL).await.unwrap();
-        let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).await;
-        let _ = admin.close().await;
+        self.fresh.remove().await;
     }
 }
 
@@ -245,9 +241,7 @@ impl Drop for Server {
 
 /// Attaches a bearer token.
 pub fn authed<T>(token: &str, message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
-    request
+    paht_testing::bearer(token, message)
 }
 
 pub fn token(issuer: &TokenIssuer, role: Role, unit: &str) -> String {

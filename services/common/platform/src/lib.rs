@@ -14,3 +14,5 @@ pub mod secrets;
 pub mod server;
 pub mod service;
 pub mod telemetry;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;

@@ -1,15 +1,13 @@
-//! Test harness: an intake service over a fresh SQLite file or a fresh Postgres schema,
+//! Test harness: an intake service over a fresh SQLite file or a fresh Postgres database,
 //! tokens minted with an ephemeral key, and requests passed through the real interceptor.
 
 #![allow(dead_code)]
 
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use chrono::{TimeDelta, Utc};
-use futures::FutureExt;
 use paht_domain::actor::Role;
 use paht_domain::calendar::WorkingCalendar;
 use paht_domain::ids::UnitId;
@@ -17,20 +15,19 @@ use paht_domain::validation::SubmissionRules;
 use paht_intake::blob::{BlobBackend, BlobConfig, BlobStore};
 use paht_intake::vault::{Vault, VaultConfig, VaultKey};
 use paht_intake::{IntakeParts, IntakeService, Limit, RateLimits};
-use paht_platform::auth::{AuthConfig, Authenticator, TokenIssuer, interceptor};
 use paht_platform::cache::MemoryCache;
 use paht_platform::db::{Db, DbConfig};
 use paht_proto::v1;
 use paht_proto::v1::intake_service_client::IntakeServiceClient;
 use paht_proto::v1::intake_service_server::IntakeServiceServer;
 use paht_proto::v1::upload_attachment_request::Part;
-use sea_orm::ConnectionTrait;
-use sea_orm::sea_query::{Alias, Query};
+#[allow(unused_imports)] // not every test binary uses each of them
+pub use paht_testing::{Backend, fields};
+use paht_testing::{TestDb, Tokens};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Status};
-use uuid::Uuid;
 
 /// The IOC instance of the service under test.
 pub const INSTANCE: &str = "IOC-HCM";
@@ -38,15 +35,6 @@ pub const INSTANCE: &str = "IOC-HCM";
 pub const NAME: &str = "Nguyễn Văn An";
 pub const PHONE: &str = "0912345678";
 pub const PHONE_E164: &str = "+84912345678";
-
-/// Which database a test runs on.
-#[derive(Clone, Copy, Debug)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-type Intercept = Arc<dyn Fn(Request<()>) -> Result<Request<()>, Status> + Send + Sync>;
 
 /// Small limits for the tests of R19, R21.2: 2 reports per sender, 3 per address, 2 uploads per
 /// address, per hour.
@@ -60,8 +48,7 @@ pub const TEST_LIMITS: RateLimits = RateLimits {
 pub struct Harness {
     pub svc: Arc<IntakeService>,
     pub db: Db,
-    issuer: TokenIssuer,
-    intercept: Intercept,
+    tokens: Tokens,
     blob_root: PathBuf,
     servers: Mutex<Vec<tokio::task::AbortHandle>>,
 }
@@ -77,20 +64,17 @@ impl Drop for Harness {
 impl Harness {
     /// A request as `role` of `unit`, passed through the authentication interceptor.
     pub fn as_role<T>(&self, role: Role, unit: &str, message: T) -> Request<T> {
-        self.intercepted(self.with_token("tester", role, unit, message)).expect("a valid token passes")
+        self.tokens.as_subject("tester", role, unit, message)
     }
 
     /// A request as account `subject` in `role`, passed through the authentication interceptor.
     pub fn as_subject<T>(&self, subject: &str, role: Role, message: T) -> Request<T> {
-        self.intercepted(self.with_token(subject, role, INSTANCE, message)).expect("a valid token passes")
+        self.tokens.as_subject(subject, role, INSTANCE, message)
     }
 
     /// A request carrying a bearer token, as a client sends it (for [`Harness::client`]).
     pub fn with_token<T>(&self, subject: &str, role: Role, unit: &str, message: T) -> Request<T> {
-        let token = self.issuer.mint(subject, role, &UnitId::new(unit), INSTANCE, None).unwrap();
-        let mut request = Request::new(message);
-        request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
-        request
+        self.tokens.with_token(subject, role, unit, message)
     }
 
     /// A gRPC client of the service under test, served on a local port behind the real
@@ -98,7 +82,7 @@ impl Harness {
     pub async fn client(&self) -> IntakeServiceClient<Channel> {
         let incoming = TcpIncoming::bind("127.0.0.1:0".parse().unwrap()).unwrap();
         let addr = incoming.local_addr().unwrap();
-        let intercept = Arc::clone(&self.intercept);
+        let intercept = self.tokens.interceptor();
         let service =
             InterceptedService::new(IntakeServiceServer::from_arc(Arc::clone(&self.svc)), move |r| intercept(r));
         let server = tonic::transport::Server::builder().add_service(service).serve_with_incoming(incoming);
@@ -125,10 +109,7 @@ impl Harness {
     }
 
     fn intercepted<T>(&self, request: Request<T>) -> Result<Request<T>, Status> {
-        let (metadata, extensions, message) = request.into_parts();
-        let checked = (self.intercept)(Request::from_parts(metadata, extensions, ()))?;
-        let (metadata, extensions, ()) = checked.into_parts();
-        Ok(Request::from_parts(metadata, extensions, message))
+        self.tokens.intercepted(request)
     }
 
     pub fn operator<T>(&self, message: T) -> Request<T> {
@@ -141,23 +122,12 @@ impl Harness {
 
     /// Routing keys of the outbox rows, in insertion order.
     pub async fn outbox_keys(&self) -> Vec<String> {
-        let select = Query::select()
-            .column(Alias::new("routing_key"))
-            .from(Alias::new("outbox"))
-            .order_by(Alias::new("id"), sea_orm::Order::Asc)
-            .to_owned();
-        let rows = self.db.conn().query_all(&select).await.unwrap();
-        rows.iter().map(|r| r.try_get::<String>("", "routing_key").unwrap()).collect()
+        paht_testing::outbox_keys(&self.db).await
     }
 
     /// How many rows a table holds.
     pub async fn count(&self, table: &str) -> i64 {
-        let select = Query::select()
-            .expr_as(sea_orm::sea_query::Expr::cust("COUNT(*)"), Alias::new("n"))
-            .from(Alias::new(table))
-            .to_owned();
-        let row = self.db.conn().query_one(&select).await.unwrap().unwrap();
-        row.try_get::<i64>("", "n").unwrap()
+        paht_testing::count(&self.db, table).await
     }
 }
 
@@ -253,17 +223,8 @@ pub async fn upload(
     Ok(client.upload_attachment(request).await?.into_inner().attachment.expect("an attachment"))
 }
 
-/// The fields named by an INVALID_ARGUMENT status.
-pub fn fields(status: &Status) -> Vec<String> {
-    use tonic_types::StatusExt;
-    let details = status.get_error_details();
-    details.bad_request().map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect()).unwrap_or_default()
-}
-
-async fn harness(db: Db, blob_root: &std::path::Path, limits: RateLimits) -> Harness {
-    let auth = AuthConfig::ephemeral();
-    let issuer = TokenIssuer::new(&auth).unwrap();
-    let check = interceptor(Arc::new(Authenticator::new(&auth).unwrap()));
+async fn harness(t: TestDb, limits: RateLimits) -> Harness {
+    let (db, blob_root) = (t.db, t.dir.join("blobs"));
     let vault = Vault::new(&VaultConfig { keys: vec![VaultKey::generate("k1")], active: "k1".into() }).unwrap();
     let blobs = BlobStore::new(&BlobConfig {
         backend: BlobBackend::Local { root: blob_root.display().to_string() },
@@ -284,14 +245,7 @@ async fn harness(db: Db, blob_root: &std::path::Path, limits: RateLimits) -> Har
     })
     .await
     .unwrap();
-    Harness {
-        svc: Arc::new(svc),
-        db,
-        issuer,
-        intercept: Arc::new(check),
-        blob_root: blob_root.to_path_buf(),
-        servers: Mutex::new(Vec::new()),
-    }
+    Harness { svc: Arc::new(svc), db, tokens: Tokens::ephemeral(INSTANCE), blob_root, servers: Mutex::new(Vec::new()) }
 }
 
 /// Runs `test` on a fresh database of `backend` without rate limits, removed afterwards even if
@@ -310,58 +264,17 @@ where
     F: FnOnce(Harness) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let dir = std::env::temp_dir().join(format!("paht-intake-test-{}", Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let schema = format!("t_intake_{}", Uuid::new_v4().simple());
-    let db = match backend {
-        Backend::Sqlite => {
-            let url = format!("sqlite://{}/intake.db", dir.display());
-            Db::connect(&url, "intake", &DbConfig::default()).await.expect("open the test SQLite file")
-        }
-        Backend::Postgres => {
-            let url = std::env::var("PAHT_TEST_POSTGRES_URL")
-                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-            Db::connect(&url, &schema, &DbConfig::default()).await.expect("connect to the test Postgres")
-        }
-    };
-    let h = harness(db.clone(), &dir.join("blobs"), limits).await;
-    let outcome = AssertUnwindSafe(test(h)).catch_unwind().await;
-    if let Backend::Postgres = backend {
-        db.conn().execute_unprepared(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")).await.unwrap();
-    }
-    let _ = db.close().await;
-    let _ = std::fs::remove_dir_all(&dir);
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
+    paht_testing::run(backend, "intake", &DbConfig::default(), |t| harness(t, limits), test).await
 }
 
 /// Declares `name::sqlite` and `name::postgres` running the scenario `name`; with
 /// `limits = EXPR;` first, the service enforces those rate limits.
 #[macro_export]
 macro_rules! on_both {
-    (limits = $limits:expr; $($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test]
-            async fn sqlite() {
-                $crate::common::run_with($crate::common::Backend::Sqlite, $limits, super::$name).await
-            }
-            #[tokio::test]
-            async fn postgres() {
-                $crate::common::run_with($crate::common::Backend::Postgres, $limits, super::$name).await
-            }
-        }
-    )*};
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test]
-            async fn sqlite() {
-                $crate::common::run($crate::common::Backend::Sqlite, super::$name).await
-            }
-            #[tokio::test]
-            async fn postgres() {
-                $crate::common::run($crate::common::Backend::Postgres, super::$name).await
-            }
-        }
-    )*};
+    (limits = $limits:expr; $($name:ident),* $(,)?) => {
+        paht_testing::on_both!(run = $crate::common::run_with, args = ($limits); $($name),*);
+    };
+    ($($name:ident),* $(,)?) => {
+        paht_testing::on_both!(run = $crate::common::run; $($name),*);
+    };
 }

@@ -6,30 +6,27 @@
 #![allow(dead_code)]
 
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use chrono::{DateTime, FixedOffset, Utc};
-use futures::FutureExt;
+use chrono::{DateTime, Utc};
 use paht_domain::actor::{Actor, Role};
 use paht_domain::calendar::WorkingCalendar;
 use paht_domain::ids::{AssignmentId, ReportId, UnitId};
-use paht_domain::lifecycle::{self as lc, Command, NewReport};
-use paht_platform::auth::{AuthConfig, Authenticator, TokenIssuer, interceptor};
-use paht_platform::bus::{Delivery, HandleError, Handler};
+use paht_domain::lifecycle::Command;
 use paht_platform::cache::MemoryCache;
 use paht_platform::db::{Db, DbConfig};
-use paht_platform::replica::{self, Replica};
-use paht_proto::convert;
+use paht_platform::replica::Replica;
 use paht_proto::v1;
 use paht_routing::deadlines::entity as deadline;
 use paht_routing::directory::Directory;
 use paht_routing::rules::RoutingRules;
 use paht_routing::store::{case, redispatch};
 use paht_routing::{RoutingConfig, RoutingParts, RoutingService};
-use sea_orm::sea_query::{Alias, Expr, Query};
-use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder};
-use tonic::{Request, Status};
+#[allow(unused_imports)] // not every test binary uses each of them
+pub use paht_testing::{Backend, fields, vn};
+use paht_testing::{TestClock, TestDb, Tokens};
+use sea_orm::{EntityTrait, QueryOrder};
+use tonic::Request;
 use uuid::Uuid;
 
 /// The IOC instance of the service under test (the shipped provincial IOC).
@@ -46,31 +43,11 @@ pub const AG3: &str = "SO-NNMT-86";
 pub const WARD: &str = "UBND-28756";
 pub const WARD_CODE: &str = "28756";
 
-/// Which database a test runs on.
-#[derive(Clone, Copy, Debug)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
+/// The service under test and what tests need around it (the shared harness's replica
+/// consumer, clock, tokens, outbox …, plus routing's own tables).
+pub struct Harness(paht_testing::Harness<RoutingService>);
 
-type Intercept = Arc<dyn Fn(Request<()>) -> Result<Request<()>, Status> + Send + Sync>;
-
-/// An instant written in Vietnamese local time, e.g. `2027-03-05T10:00:00+07:00`.
-pub fn vn(s: &str) -> DateTime<Utc> {
-    DateTime::<FixedOffset>::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
-
-/// The service under test and what tests need around it.
-pub struct Harness {
-    pub svc: Arc<RoutingService>,
-    pub db: Db,
-    pub consumer: Arc<dyn Handler>,
-    pub cal: Arc<WorkingCalendar>,
-    url: String,
-    clock: Arc<Mutex<DateTime<Utc>>>,
-    issuer: TokenIssuer,
-    intercept: Intercept,
-}
+paht_testing::wraps!(Harness => paht_testing::Harness<RoutingService>);
 
 /// The parts of a service over `db`, with the shipped directory and rules.
 fn parts(db: Db, cal: Arc<WorkingCalendar>) -> RoutingParts {
@@ -89,38 +66,11 @@ fn parts(db: Db, cal: Arc<WorkingCalendar>) -> RoutingParts {
 }
 
 impl Harness {
-    /// Sets the service's clock (Vietnamese local time).
-    pub fn at(&self, now: &str) {
-        *self.clock.lock().unwrap() = vn(now);
-    }
-
     /// A second instance of the service on the same database, with its own connection pool
     /// and directory cache: another replica of the service (R18.1).
     pub async fn second(&self) -> RoutingService {
         let db = Db::connect(&self.url, "routing", &DbConfig::default()).await.expect("a second pool");
-        let shared = Arc::clone(&self.clock);
-        paht_routing::build(parts(db, Arc::clone(&self.cal))).await.unwrap().with_clock(move || *shared.lock().unwrap())
-    }
-
-    /// A request as account `subject` in `role` for `unit`, through the authentication interceptor.
-    pub fn as_subject<T>(&self, subject: &str, role: Role, unit: &str, message: T) -> Request<T> {
-        let token = self.issuer.mint(subject, role, &UnitId::new(unit), INSTANCE, None).unwrap();
-        let mut request = Request::new(message);
-        request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
-        let (metadata, extensions, message) = request.into_parts();
-        let checked = (self.intercept)(Request::from_parts(metadata, extensions, ())).expect("a valid token passes");
-        let (metadata, extensions, ()) = checked.into_parts();
-        Request::from_parts(metadata, extensions, message)
-    }
-
-    /// A request as `role` of `unit`.
-    pub fn as_role<T>(&self, role: Role, unit: &str, message: T) -> Request<T> {
-        self.as_subject(&format!("{}-1", role.as_str()), role, unit, message)
-    }
-
-    /// A request as an IOC operator of the instance.
-    pub fn ioc<T>(&self, message: T) -> Request<T> {
-        self.as_role(Role::IocOperator, INSTANCE, message)
+        paht_routing::build(parts(db, Arc::clone(&self.cal))).await.unwrap().with_clock(self.clock.source())
     }
 
     /// A request as the provincial office.
@@ -131,24 +81,6 @@ impl Harness {
     /// A request as the system operator (directory administrator).
     pub fn admin<T>(&self, message: T) -> Request<T> {
         self.as_role(Role::SystemOperator, "SO-NV-86", message)
-    }
-
-    /// Delivers an envelope to the replica consumer, encoded as the bus carries it.
-    pub async fn deliver(&self, envelope: &v1::EventEnvelope) -> Result<(), HandleError> {
-        let message = paht_platform::events::message(envelope);
-        self.consumer.handle(&Delivery { message, attempt: 1 }).await
-    }
-
-    /// Delivers every envelope, each of which must apply.
-    pub async fn deliver_all(&self, envelopes: &[v1::EventEnvelope]) {
-        for envelope in envelopes {
-            self.deliver(envelope).await.unwrap();
-        }
-    }
-
-    /// The replica of a report.
-    pub async fn replica(&self, id: ReportId) -> Replica {
-        replica::load(self.db.conn(), id).await.unwrap().expect("a replica")
     }
 
     /// The `cases` row of a report.
@@ -188,33 +120,11 @@ impl Harness {
             .unwrap()
     }
 
-    /// The outbox, decoded: (routing key, envelope), in insertion order.
-    pub async fn outbox(&self) -> Vec<(String, v1::EventEnvelope)> {
-        paht_platform::events::in_outbox(self.db.conn()).await.unwrap()
-    }
-
-    /// The routing keys of the outbox, in insertion order.
-    pub async fn outbox_keys(&self) -> Vec<String> {
-        self.outbox().await.into_iter().map(|(k, _)| k).collect()
-    }
-
-    /// How many rows a table holds.
-    pub async fn count(&self, table: &str) -> i64 {
-        let select =
-            Query::select().expr_as(Expr::cust("COUNT(*)"), Alias::new("n")).from(Alias::new(table)).to_owned();
-        let row = self.db.conn().query_one(&select).await.unwrap().unwrap();
-        row.try_get::<i64>("", "n").unwrap()
-    }
-
     /// Everything a refused action must leave as it was: the replicas of `reports`, the
     /// `cases` index, the deadlines, the re-dispatches, the outbox.
     pub async fn snapshot(&self, reports: &[ReportId]) -> Snapshot {
-        let mut replicas = Vec::new();
-        for id in reports {
-            replicas.push(self.replica(*id).await);
-        }
         Snapshot {
-            replicas,
+            replicas: self.replicas(reports).await,
             cases: self.cases().await,
             deadlines: self.deadlines().await,
             redispatches: self.redispatches().await,
@@ -231,13 +141,6 @@ pub struct Snapshot {
     pub deadlines: Vec<deadline::Model>,
     pub redispatches: Vec<redispatch::Model>,
     pub outbox: Vec<String>,
-}
-
-/// The fields named by an INVALID_ARGUMENT status.
-pub fn fields(status: &Status) -> Vec<String> {
-    use tonic_types::StatusExt;
-    let details = status.get_error_details();
-    details.bad_request().map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect()).unwrap_or_default()
 }
 
 /// What a report says and where, as intake receives it.
@@ -276,28 +179,19 @@ impl Spec {
 }
 
 pub fn ioc_actor() -> Actor {
-    Actor::new("op-1", Role::IocOperator, UnitId::new(INSTANCE))
+    paht_testing::ioc_actor(INSTANCE)
 }
 
 /// A report's life as the other services see it: intake receives and accepts it, processing's
 /// agencies return it. Each step returns the envelope its producer would publish.
-pub struct Story {
-    pub report: lc::Report,
-    cal: Arc<WorkingCalendar>,
-}
+pub struct Story(paht_testing::Story);
+
+paht_testing::wraps!(Story => mut paht_testing::Story);
 
 impl Story {
     /// `report.received` from intake, at `at`.
     pub fn received(h: &Harness, spec: &Spec, at: &str) -> (Story, v1::EventEnvelope) {
-        let new = NewReport {
-            id: ReportId::from_uuid(Uuid::now_v7()),
-            instance: UnitId::new(INSTANCE),
-            reporter_ref: None,
-            confidential: false,
-        };
-        let system = Actor::new("web", Role::System, UnitId::new(INSTANCE));
-        let t = lc::Report::receive(new, &system, vn(at), &h.cal).unwrap();
-        let mut view = v1::Report {
+        let view = v1::Report {
             content: spec.content.clone(),
             category_id: spec.category.clone(),
             channel: v1::Channel::WebPortal as i32,
@@ -310,29 +204,13 @@ impl Story {
             }),
             ..Default::default()
         };
-        convert::fill_lifecycle(&mut view, &t.report);
-        let event = &t.events[0];
-        let envelope = convert::envelope(Uuid::now_v7(), event, convert::payload(event, &t.report, Some(view)));
-        (Story { report: t.report, cal: Arc::clone(&h.cal) }, envelope)
-    }
-
-    /// Applies a command of another service and returns its envelopes.
-    pub fn step(&mut self, actor: &Actor, command: Command, at: &str) -> Vec<v1::EventEnvelope> {
-        // Routing resolves the report as soon as every assignment at work is approved.
-        let t = self.report.apply(command, actor, vn(at), &self.cal).and_then(|t| t.with_resolution(vn(at), &self.cal));
-        let t = t.unwrap();
-        self.report = t.report;
-        t.events.iter().map(|e| convert::envelope(Uuid::now_v7(), e, convert::payload(e, &self.report, None))).collect()
-    }
-
-    /// `report.accepted` from intake (the category as submitted).
-    pub fn accepted(&mut self, at: &str) -> v1::EventEnvelope {
-        self.step(&ioc_actor(), Command::Accept, at).remove(0)
+        let (story, envelope) = paht_testing::Story::received(&h.cal, INSTANCE, view, at);
+        (Story(story), envelope)
     }
 
     /// Catches up with what routing did to the report (its own commands).
     pub async fn sync(&mut self, h: &Harness) {
-        self.report = h.replica(self.id()).await.state;
+        self.0.sync(&h.db).await;
     }
 
     /// `assignment.returned` from processing: the agency's officer returns its assignment (R8.2b).
@@ -341,10 +219,6 @@ impl Story {
         let officer = Actor::new("officer-1", Role::Officer, agency);
         let reason = "Không thuộc thẩm quyền của đơn vị".to_owned();
         self.step(&officer, Command::Return { assignment, reason }, at).remove(0)
-    }
-
-    pub fn id(&self) -> ReportId {
-        self.report.id
     }
 }
 
@@ -369,28 +243,19 @@ pub fn dispatch_to(report: ReportId, agencies: &[&str]) -> v1::DispatchRequest {
     }
 }
 
-async fn harness(db: Db, url: String) -> Harness {
-    let auth = AuthConfig::ephemeral();
-    let issuer = TokenIssuer::new(&auth).unwrap();
-    let check = interceptor(Arc::new(Authenticator::new(&auth).unwrap()));
+async fn harness(t: TestDb) -> Harness {
     let cal = Arc::new(WorkingCalendar::vietnam());
-    let clock = Arc::new(Mutex::new(vn("2027-03-05T10:00:00+07:00")));
-    let shared = Arc::clone(&clock);
-    let svc = paht_routing::build(parts(db.clone(), Arc::clone(&cal)))
-        .await
-        .unwrap()
-        .with_clock(move || *shared.lock().unwrap());
-    Harness { consumer: svc.consumer(), svc: Arc::new(svc), db, cal, url, clock, issuer, intercept: Arc::new(check) }
-}
-
-/// The server's URL with another database name.
-fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
-    let (server, _) = base.rsplit_once('/').expect("a database URL ends with /<database>");
-    match query {
-        Some(q) => format!("{server}/{database}?{q}"),
-        None => format!("{server}/{database}"),
-    }
+    let clock = TestClock::new(vn("2027-03-05T10:00:00+07:00"));
+    let svc = paht_routing::build(parts(t.db.clone(), Arc::clone(&cal))).await.unwrap().with_clock(clock.source());
+    Harness(paht_testing::Harness {
+        consumer: svc.consumer(),
+        svc: Arc::new(svc),
+        db: t.db,
+        url: t.url,
+        cal,
+        clock,
+        tokens: Tokens::ephemeral(INSTANCE),
+    })
 }
 
 /// Runs `test` on a fresh database of `backend` (`paht_routing_<uuid>` on the test Postgres, or
@@ -400,52 +265,13 @@ where
     F: FnOnce(Harness) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let name = format!("paht_routing_{}", Uuid::new_v4().simple());
-    let dir = std::env::temp_dir().join(&name);
-    let admin_url = std::env::var("PAHT_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let (db, url, admin) = match backend {
-        Backend::Sqlite => {
-            let url = format!("sqlite://{}/routing.db", dir.display());
-            let db = Db::connect(&url, "routing", &DbConfig::default()).await.expect("open the test SQLite file");
-            (db, url, None)
-        }
-        Backend::Postgres => {
-            let admin = Db::connect(&admin_url, "public", &DbConfig { max_connections: 1, ..DbConfig::default() })
-                .await
-                .expect("connect to the test Postgres");
-            admin.conn().execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.unwrap();
-            let url = with_database(&admin_url, &name);
-            let db = Db::connect(&url, "routing", &DbConfig::default()).await.expect("open the test database");
-            (db, url, Some(admin))
-        }
-    };
-    let h = harness(db.clone(), url).await;
-    let outcome = AssertUnwindSafe(test(h)).catch_unwind().await;
-    let _ = db.close().await;
-    if let Some(admin) = admin {
-        admin.conn().execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await.unwrap();
-        let _ = admin.close().await;
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
+    paht_testing::run(backend, "routing", &DbConfig::default(), harness, test).await
 }
 
 /// Declares `name::postgres` and `name::sqlite` running the scenario `name`.
 #[macro_export]
 macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test]
-            async fn postgres() {
-                $crate::common::run($crate::common::Backend::Postgres, super::$name).await
-            }
-            #[tokio::test]
-            async fn sqlite() {
-                $crate::common::run($crate::common::Backend::Sqlite, super::$name).await
-            }
-        }
-    )*};
+    ($($name:ident),* $(,)?) => {
+        paht_testing::on_both!(run = $crate::common::run; $($name),*);
+    };
 }

@@ -6,10 +6,9 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::{Arc, LazyLock};
 
-use chrono::{DateTime, FixedOffset, TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use paht_domain::actor::{Actor, Role};
 use paht_domain::calendar::WorkingCalendar;
 use paht_domain::deadline::{Deadline, Stage};
@@ -20,9 +19,10 @@ use paht_platform::db::{Db, DbConfig, platform_migrations};
 use paht_proto::v1;
 use paht_proto::v1::event_envelope::Payload;
 use paht_routing::deadlines::{self, LeadTime, StaticRecipients, Sweeper, SweeperConfig, entity};
-use prost::Message as _;
-use sea_orm::sea_query::{Alias, Query};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use paht_testing::TestDb;
+#[allow(unused_imports)] // not every test binary uses each of them
+pub use paht_testing::{Backend, outbox};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 use uuid::Uuid;
 
@@ -31,13 +31,6 @@ pub const IOC: &str = "IOC-86";
 /// Two handling agencies.
 pub const AG1: &str = "SO-XD-86";
 pub const AG2: &str = "UBND-29551";
-
-/// Which database a test runs on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
 
 /// The migrator of the tests: the platform's tables, then `deadlines`.
 pub struct TestMigrator;
@@ -50,94 +43,43 @@ impl MigratorTrait for TestMigrator {
     }
 }
 
-/// A migrated database, removed by [`TestDb::remove`].
-pub struct TestDb {
-    pub db: Db,
-    pub backend: Backend,
-    dir: PathBuf,
-    postgres: Option<(String, String)>,
+/// The migrated database of a test.
+async fn migrated(t: TestDb) -> Db {
+    t.db.migrate::<TestMigrator>().await.expect("migrate");
+    t.db
 }
 
-fn admin_url() -> String {
-    std::env::var("PAHT_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-impl TestDb {
-    /// A fresh database: an SQLite file in a temporary directory, or `paht_deadlines_<uuid>`
-    /// on the test Postgres.
-    pub async fn open(backend: Backend) -> TestDb {
-        let dir = std::env::temp_dir().join(format!("paht-deadlines-test-{}", Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let config = DbConfig { max_connections: 10, ..DbConfig::default() };
-        let (db, postgres) = match backend {
-            Backend::Sqlite => {
-                let url = format!("sqlite://{}/routing.db", dir.display());
-                (Db::connect(&url, "routing", &config).await.expect("open the test SQLite file"), None)
-            }
-            Backend::Postgres => {
-                let admin = admin_url();
-                let name = format!("paht_deadlines_{}", Uuid::new_v4().simple());
-                let conn = sea_orm::Database::connect(&admin).await.expect("connect to the test Postgres");
-                conn.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.unwrap();
-                let _ = conn.close().await;
-                let (base, _) = admin.rsplit_once('/').expect("a database URL");
-                let url = format!("{base}/{name}");
-                (
-                    Db::connect(&url, "routing", &config).await.expect("connect to the test database"),
-                    Some((admin, name)),
-                )
-            }
-        };
-        db.migrate::<TestMigrator>().await.expect("migrate");
-        TestDb { db, backend, dir, postgres }
-    }
-
-    /// Closes the pool and removes the database.
-    pub async fn remove(self) {
-        let _ = self.db.close().await;
-        if let Some((admin, name)) = self.postgres {
-            let conn = sea_orm::Database::connect(&admin).await.unwrap();
-            conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await.unwrap();
-            let _ = conn.close().await;
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// Runs `test` on a fresh database of `backend`, removed afterwards even if the test panics.
+/// Runs `test` on a fresh, migrated database of `backend` (`paht_routing_<uuid>` on the test
+/// Postgres, or an SQLite file) in a task of its own, removed afterwards even if the test panics.
 pub async fn run<F, Fut>(backend: Backend, test: F)
 where
     F: FnOnce(Db) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let t = TestDb::open(backend).await;
-    let outcome = tokio::spawn(test(t.db.clone())).await;
-    t.remove().await;
-    if let Err(err) = outcome {
-        std::panic::resume_unwind(err.into_panic());
-    }
+    let config = DbConfig { max_connections: 10, ..DbConfig::default() };
+    paht_testing::run(backend, "routing", &config, migrated, |db| async move {
+        if let Err(err) = tokio::spawn(test(db)).await {
+            std::panic::resume_unwind(err.into_panic());
+        }
+    })
+    .await
 }
 
 /// Declares `name::sqlite` and `name::postgres` running the scenario `name(db)`.
 #[macro_export]
 macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn sqlite() {
-                $crate::common_deadlines::run($crate::common_deadlines::Backend::Sqlite, super::$name).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn postgres() {
-                $crate::common_deadlines::run($crate::common_deadlines::Backend::Postgres, super::$name).await
-            }
-        }
-    )*};
+    ($($name:ident),* $(,)?) => {
+        paht_testing::on_both!(
+            run = $crate::common_deadlines::run,
+            tokio = (flavor = "multi_thread", worker_threads = 4);
+            $($name),*
+        );
+    };
 }
 
 /// An instant written in Vietnam's time, e.g. `vn("2027-03-08T09:00:00")`.
 pub fn vn(local: &str) -> DateTime<Utc> {
-    DateTime::<FixedOffset>::parse_from_rfc3339(&format!("{local}+07:00")).unwrap().with_timezone(&Utc)
+    paht_testing::vn(&format!("{local}+07:00"))
 }
 
 pub fn ioc() -> Actor {
@@ -286,31 +228,9 @@ pub fn sweeper_with(
     Sweeper::new(db.clone(), cache, recipients, config, UnitId::new(IOC), None)
 }
 
-/// The outbox, decoded: routing key and envelope of each row, in insertion order.
-pub async fn outbox(db: &Db) -> Vec<(String, v1::EventEnvelope)> {
-    let select = Query::select()
-        .columns([Alias::new("routing_key"), Alias::new("payload")])
-        .from(Alias::new("outbox"))
-        .order_by(Alias::new("id"), sea_orm::Order::Asc)
-        .to_owned();
-    let rows = db.conn().query_all(&select).await.unwrap();
-    rows.iter()
-        .map(|r| {
-            let key: String = r.try_get("", "routing_key").unwrap();
-            let payload: Vec<u8> = r.try_get("", "payload").unwrap();
-            (key, v1::EventEnvelope::decode(payload.as_slice()).expect("an envelope"))
-        })
-        .collect()
-}
-
 /// How many rows the outbox holds.
 pub async fn outbox_len(db: &Db) -> usize {
-    let select = Query::select()
-        .expr_as(sea_orm::sea_query::Expr::cust("COUNT(*)"), Alias::new("n"))
-        .from(Alias::new("outbox"))
-        .to_owned();
-    let row = db.conn().query_one(&select).await.unwrap().unwrap();
-    row.try_get::<i64>("", "n").unwrap() as usize
+    paht_testing::count(db, "outbox").await as usize
 }
 
 /// What a deadline event is about, decoded from its envelope.

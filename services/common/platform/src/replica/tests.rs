@@ -8,13 +8,13 @@ use paht_domain::actor::{Actor, Role};
 use paht_domain::ids::{AssignmentId, UnitId};
 use paht_domain::lifecycle::{NewAssignment, NewReport, ReportStatus};
 use paht_proto::convert;
-use sea_orm::ConnectionTrait as _;
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 use uuid::Uuid;
 
 use super::*;
 use crate::db::{Db, DbConfig, platform_migrations};
 use crate::replica::consumer::Outcome;
+use crate::testing::{Backend, FreshDb};
 
 struct Migrator;
 
@@ -76,26 +76,23 @@ fn intake_events(cal: &WorkingCalendar, category: &str) -> (lc::Report, Vec<v1::
     (accepted.report, envelopes)
 }
 
+/// Runs `test` on a fresh, migrated SQLite file, then on a fresh, migrated Postgres database.
 async fn on_each_backend<F, Fut>(test: F)
 where
     F: Fn(Db) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    let dir = std::env::temp_dir().join(format!("paht-replica-test-{}", Uuid::new_v4().simple()));
-    let sqlite =
-        Db::connect(&format!("sqlite://{}/r.db", dir.display()), "routing", &DbConfig::default()).await.unwrap();
-    sqlite.migrate::<Migrator>().await.unwrap();
-    test(sqlite.clone()).await;
-    sqlite.close().await.unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
-
-    let url = std::env::var("PAHT_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let schema = format!("replica_{}", Uuid::new_v4().simple());
-    let pg = Db::connect(&url, &schema, &DbConfig::default()).await.expect("the test Postgres");
-    pg.migrate::<Migrator>().await.unwrap();
-    test(pg.clone()).await;
-    pg.conn().execute_unprepared(&format!("DROP SCHEMA \"{schema}\" CASCADE")).await.unwrap();
-    pg.close().await.unwrap();
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let fresh = FreshDb::create(backend, "replica").await;
+        let db = fresh.connect("routing", &DbConfig::default()).await;
+        fresh
+            .around(async {
+                db.migrate::<Migrator>().await.unwrap();
+                test(db.clone()).await;
+                db.close().await.unwrap();
+            })
+            .await;
+    }
 }
 
 #[tokio::test]

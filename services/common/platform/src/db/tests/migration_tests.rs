@@ -60,11 +60,11 @@ async fn postgres_migrations_run_twice_in_the_service_schema_only() {
 
 #[tokio::test]
 async fn concurrent_migrations_of_one_schema_serialise() {
-    with_pg(|db| async move {
+    super::with_pg_url(|db, url| async move {
         // Three "replicas" starting together, each with its own pool.
         let mut replicas = Vec::new();
         for _ in 0..3 {
-            replicas.push(Db::connect(&super::pg_url(), db.schema(), &DbConfig::default()).await.unwrap());
+            replicas.push(Db::connect(&url, db.schema(), &DbConfig::default()).await.unwrap());
         }
         let runs = replicas.iter().map(|replica| replica.migrate::<PlatformMigrator>());
         for result in futures::future::join_all(runs).await {

@@ -1,6 +1,6 @@
-//! Tests of the database layer against the real Postgres (`PAHT_TEST_PG_URL`, default
-//! `postgres://postgres@127.0.0.1:5432/test`; each test in its own schema, dropped at the end)
-//! and against SQLite files in a temporary directory.
+//! Tests of the database layer against the real Postgres (`PAHT_TEST_POSTGRES_URL`, see
+//! [`crate::testing`]; each test in a fresh database, dropped at the end) and against SQLite
+//! files in a temporary directory.
 
 mod inbox_tests;
 mod migration_tests;
@@ -11,7 +11,6 @@ mod throughput;
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
@@ -19,7 +18,6 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures::FutureExt;
 use sea_orm::{ConnectionTrait, Statement};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -27,89 +25,77 @@ use uuid::Uuid;
 
 use super::{Db, DbConfig, PlatformMigrator};
 use crate::bus::{Bus, BusError, DeadLetter, Handler, Message, Subscription};
+use crate::testing::{Backend, FreshDb};
 
+/// The test Postgres server (`PAHT_TEST_POSTGRES_URL`).
 pub(super) fn pg_url() -> String {
-    std::env::var("PAHT_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+    crate::testing::postgres_url()
 }
 
 fn test_config() -> DbConfig {
     DbConfig { max_connections: 8, connect_timeout_secs: 3, ..DbConfig::default() }
 }
 
-/// Runs `test` with a fresh, unmigrated Postgres schema and drops the schema afterwards, even
+/// Runs `test` with a fresh, unmigrated Postgres database and drops it afterwards, even
 /// when the test panics.
 pub(super) async fn with_pg<F, Fut>(test: F)
 where
     F: FnOnce(Db) -> Fut,
     Fut: Future<Output = ()>,
 {
-    with_pg_config(&test_config(), test).await;
+    with_pg_url(|db, _| test(db)).await;
 }
 
-/// [`with_pg`] with the pool configured by `config`.
-pub(super) async fn with_pg_config<F, Fut>(config: &DbConfig, test: F)
+/// [`with_pg`], also giving the test its database's URL.
+pub(super) async fn with_pg_url<F, Fut>(test: F)
 where
-    F: FnOnce(Db) -> Fut,
+    F: FnOnce(Db, String) -> Fut,
     Fut: Future<Output = ()>,
 {
     let _shared = PG_GATE.read().await;
-    run_in_schema(config, test).await;
+    run_fresh(Backend::Postgres, &test_config(), test).await;
 }
 
 /// Tests that restart the server take this exclusively, so the other Postgres tests of this
 /// binary neither fail because of it nor disturb its counts.
 static PG_GATE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
 
-/// [`with_pg_config`] while no other Postgres test of this binary runs.
+/// [`with_pg`] with the pool configured by `config`, while no other Postgres test of this
+/// binary runs.
 pub(super) async fn with_pg_alone<F, Fut>(config: &DbConfig, test: F)
 where
     F: FnOnce(Db) -> Fut,
     Fut: Future<Output = ()>,
 {
     let _exclusive = PG_GATE.write().await;
-    run_in_schema(config, test).await;
+    run_fresh(Backend::Postgres, config, |db, _| test(db)).await;
 }
 
-async fn run_in_schema<F, Fut>(config: &DbConfig, test: F)
-where
-    F: FnOnce(Db) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let schema = format!("t_{}", Uuid::new_v4().simple());
-    let db = Db::connect(&pg_url(), &schema, config).await.expect("connect to the test Postgres");
-    let outcome = AssertUnwindSafe(test(db.clone())).catch_unwind().await;
-    // Retried: a test may leave the server restarting.
-    let mut dropped = false;
-    for _ in 0..20 {
-        if db.conn().execute_unprepared(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")).await.is_ok() {
-            dropped = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    let _ = db.close().await;
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
-    assert!(dropped, "could not drop the test schema {schema}");
-}
-
-/// Runs `test` with a fresh SQLite file in its own temporary directory, removed afterwards.
+/// Runs `test` with a fresh SQLite file in its own temporary directory (in a sub-directory
+/// that does not exist yet: `connect` must create it), removed afterwards.
 pub(super) async fn with_sqlite<F, Fut>(test: F)
 where
     F: FnOnce(Db) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let dir = std::env::temp_dir().join(format!("paht-db-test-{}", Uuid::new_v4().simple()));
-    // A sub-directory that does not exist yet: `connect` must create it.
-    let url = format!("sqlite://{}/data/service.db", dir.display());
-    let db = Db::connect(&url, "service", &test_config()).await.expect("open the test SQLite file");
-    let outcome = AssertUnwindSafe(test(db.clone())).catch_unwind().await;
-    let _ = db.close().await;
-    let _ = std::fs::remove_dir_all(&dir);
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
+    run_fresh(Backend::Sqlite, &test_config(), |db, _| test(db)).await;
+}
+
+/// Runs `test` on a fresh database of `backend`, removed afterwards even if the test panics.
+async fn run_fresh<F, Fut>(backend: Backend, config: &DbConfig, test: F)
+where
+    F: FnOnce(Db, String) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let fresh = FreshDb::create(backend, "db").await;
+    let db = fresh.connect("service", config).await;
+    let url = fresh.url().to_owned();
+    fresh
+        .around(async move {
+            test(db.clone(), url).await;
+            let _ = db.close().await;
+        })
+        .await;
 }
 
 /// Runs `test` on Postgres, then on SQLite.
