@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use paht_domain::validation::SubmissionRules;
 use paht_platform::auth::AuthGuard;
-use paht_platform::service::{Host, HostError, Mounted, Registration};
+use paht_platform::service::{Host, HostError, Mounted, Registration, Views};
 use paht_proto::v1::intake_service_server::IntakeServiceServer;
 
 use crate::blob::{BlobBackend, BlobConfig, BlobStore};
@@ -19,6 +19,7 @@ pub const REGISTRATION: Registration = Registration {
     name: "intake",
     summary: "receives reports from every channel, attachments, the IOC's check (accept / refuse)",
     grpc_service: "paht.v1.IntakeService",
+    views: Views { table: "reports", id_column: "id" },
     config_section: Some(SECTION),
     check_config: |source| Registration::section::<IntakeConfig>(source, SECTION).map(drop),
     migrate: |db| Box::pin(async move { db.migrate::<IntakeMigrator>().await }),

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use paht::ops::replicas::{self, Difference, Outcome};
-use paht::runtime::{self, ServiceName};
+use paht::runtime;
 use paht_domain::lifecycle as lc;
 use paht_platform::auth::AuthConfig;
 use paht_platform::config::{Config, ConfigSource};
@@ -29,7 +29,7 @@ fn temp_dir() -> PathBuf {
 async fn seed(toml: &str) -> Config {
     let source = ConfigSource::from_toml(toml);
     let config = source.platform().unwrap();
-    let running = runtime::start(source, config.clone(), &ServiceName::ALL, CancellationToken::new()).await.unwrap();
+    let running = runtime::start(source, config.clone(), runtime::REGISTRY, CancellationToken::new()).await.unwrap();
     runtime::demo_data::seed(running.grpc_addr(), running.auth(), running.instance()).await.unwrap();
     let outcome = replicas::check_config(&config, Duration::from_secs(20)).await.unwrap();
     assert!(outcome.is_clean(), "{}", lines(&outcome));
@@ -125,7 +125,7 @@ async fn equal_then_broken(toml: &str) -> Config {
     assert_eq!(values[2].1, values[0].1, "intake and processing agree: {text}");
     assert_eq!(of(closed).fields(), ["status column"], "{text}");
     assert!(of(closed).to_string().contains("intake status column closed"), "{text}");
-    assert_eq!(of(missing).differences, [Difference::Missing(ServiceName::Processing)], "{text}");
+    assert_eq!(of(missing).differences, [Difference::Missing("processing")], "{text}");
     config
 }
 

@@ -2,7 +2,7 @@
 //! service behind the authentication guard.
 
 use paht_platform::auth::AuthGuard;
-use paht_platform::service::{Host, HostError, Mounted, Registration};
+use paht_platform::service::{Host, HostError, Mounted, Registration, Views};
 use paht_proto::v1::processing_service_server::ProcessingServiceServer;
 
 use crate::{ProcessingMigrator, ProcessingParts, ProcessingService};
@@ -12,6 +12,7 @@ pub const REGISTRATION: Registration = Registration {
     name: "processing",
     summary: "the agencies' inbox: return, explain, result, approval of each assignment",
     grpc_service: "paht.v1.ProcessingService",
+    views: Views::REPLICAS,
     config_section: None,
     check_config: |_| Ok(()),
     migrate: |db| Box::pin(async move { db.migrate::<ProcessingMigrator>().await }),

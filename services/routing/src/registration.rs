@@ -3,7 +3,7 @@
 //! behind the authentication guard.
 
 use paht_platform::auth::AuthGuard;
-use paht_platform::service::{Host, HostError, Mounted, Registration};
+use paht_platform::service::{Host, HostError, Mounted, Registration, Views};
 use paht_proto::v1::routing_service_server::RoutingServiceServer;
 
 use crate::directory::Directory;
@@ -15,6 +15,7 @@ pub const REGISTRATION: Registration = Registration {
     name: "routing",
     summary: "dispatches, redispatches, escalates, keeps the directory, sweeps deadlines; decides resolution",
     grpc_service: "paht.v1.RoutingService",
+    views: Views::REPLICAS,
     config_section: Some(SECTION),
     check_config: |source| Registration::section::<RoutingConfig>(source, SECTION).map(drop),
     migrate: |db| Box::pin(async move { db.migrate::<RoutingMigrator>().await }),

@@ -69,6 +69,8 @@ pub struct Registration {
     pub summary: &'static str,
     /// The gRPC service it serves (`paht.v1.RoutingService`), for health checks and routing.
     pub grpc_service: &'static str,
+    /// Where it keeps its view of every report, for `paht replicas check`.
+    pub views: Views,
     /// Its section of the configuration file, if it reads one.
     pub config_section: Option<&'static str>,
     /// Reads its section strictly (unknown keys and bad values fail) without starting anything:
@@ -78,6 +80,21 @@ pub struct Registration {
     pub migrate: fn(Db) -> BoxFuture<'static, Result<(), DbError>>,
     /// Builds the service over its migrated database and starts its background work.
     pub host: fn(Host) -> BoxFuture<'static, Result<Mounted, HostError>>,
+}
+
+/// A service's table of report views: one row per report with an id column, `status`,
+/// `category_id` and `lifecycle` (the domain's report as JSON), folded from the owners' facts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Views {
+    /// The table.
+    pub table: &'static str,
+    /// Its report id column.
+    pub id_column: &'static str,
+}
+
+impl Views {
+    /// The platform's `report_replicas` table (`paht_platform::replica`).
+    pub const REPLICAS: Views = Views { table: "report_replicas", id_column: "report_id" };
 }
 
 impl std::fmt::Debug for Registration {

@@ -60,7 +60,12 @@ use sea_orm::{ConnectionTrait, DbErr};
 use thiserror::Error;
 use uuid::Uuid;
 
-use crate::runtime::ServiceName;
+use paht_platform::service::Views;
+
+use crate::runtime::REGISTRY;
+
+/// A service, by its registered name.
+type ServiceName = &'static str;
 use crate::settings;
 
 /// How many reports are read from each store at once.
@@ -167,9 +172,9 @@ impl Divergence {
         for d in &self.differences {
             match d {
                 Difference::Missing(s) | Difference::Column { service: s, .. } => {
-                    out.insert(s.as_str());
+                    out.insert(*s);
                 }
-                Difference::Field { values, .. } => out.extend(values.iter().map(|(s, _)| s.as_str())),
+                Difference::Field { values, .. } => out.extend(values.iter().map(|(s, _)| *s)),
             }
         }
         out
@@ -224,6 +229,7 @@ impl Outcome {
 /// One service's store, open for reading.
 pub struct Store {
     service: ServiceName,
+    views: Views,
     db: Db,
 }
 
@@ -239,10 +245,7 @@ impl Store {
 
     /// `(table, id column)` of the views.
     fn table(&self) -> (&'static str, &'static str) {
-        match self.service {
-            ServiceName::Intake => ("reports", "id"),
-            ServiceName::Routing | ServiceName::Processing => ("report_replicas", "report_id"),
-        }
+        (self.views.table, self.views.id_column)
     }
 
     async fn ids(&self) -> Result<Vec<Uuid>, CheckError> {
@@ -299,18 +302,19 @@ impl Store {
 /// suite's Postgres, one schema per service.
 pub async fn open(config: &Config) -> Result<Vec<Store>, CheckError> {
     let mut stores = Vec::new();
-    for service in ServiceName::ALL {
+    for registration in REGISTRY {
+        let service = registration.name;
         if settings::is_embedded(config) {
             let path = config.data_dir.join(format!("{service}.db"));
             if !path.is_file() {
                 return Err(CheckError::NoStore { service, path });
             }
         }
-        let (url, schema) = config.database.for_service(&config.data_dir, service.as_str());
+        let (url, schema) = config.database.for_service(&config.data_dir, service);
         let db = Db::connect(&url, &schema, &config.database.pool)
             .await
             .map_err(|source| CheckError::Db { service, source })?;
-        stores.push(Store { service, db });
+        stores.push(Store { service, views: registration.views, db });
     }
     Ok(stores)
 }
@@ -582,11 +586,7 @@ mod tests {
         let routing = stored(dispatched());
         let mut intake = routing.clone();
         intake.state.reporter_ref = Some("someone".into());
-        let views = [
-            (ServiceName::Intake, Some(&intake)),
-            (ServiceName::Routing, Some(&routing)),
-            (ServiceName::Processing, Some(&routing)),
-        ];
+        let views = [("intake", Some(&intake)), ("routing", Some(&routing)), ("processing", Some(&routing))];
         assert_eq!(compare(&views), []);
     }
 
@@ -598,11 +598,7 @@ mod tests {
         processing.state.assignments[0].instructions = Some("secret text".into());
         let mut intake = routing.clone();
         intake.status_column = "resolved".into();
-        let views = [
-            (ServiceName::Intake, Some(&intake)),
-            (ServiceName::Routing, Some(&routing)),
-            (ServiceName::Processing, Some(&processing)),
-        ];
+        let views = [("intake", Some(&intake)), ("routing", Some(&routing)), ("processing", Some(&processing))];
         let found = compare(&views);
         let divergence = Divergence { report: Uuid::from_u128(7), differences: found };
         let a = Uuid::from_u128(8);
@@ -615,8 +611,8 @@ mod tests {
         assert!(line.contains("instructions: intake=#1 routing=#1 processing=#2"), "{line}");
         assert!(!line.contains("secret") && !line.contains("Khẩn"), "no text shown: {line}");
 
-        let views = [(ServiceName::Intake, Some(&intake)), (ServiceName::Routing, None)];
-        assert_eq!(compare(&views)[0], Difference::Missing(ServiceName::Routing));
+        let views = [("intake", Some(&intake)), ("routing", None)];
+        assert_eq!(compare(&views)[0], Difference::Missing("routing"));
     }
 
     #[test]
@@ -624,7 +620,7 @@ mod tests {
         let routing = stored(dispatched());
         let mut processing = routing.clone();
         processing.state.assignments.clear();
-        let views = [(ServiceName::Routing, Some(&routing)), (ServiceName::Processing, Some(&processing))];
+        let views = [("routing", Some(&routing)), ("processing", Some(&processing))];
         let fields = Divergence { report: Uuid::nil(), differences: compare(&views) }.fields();
         let a = Uuid::from_u128(8);
         assert_eq!(fields, ["assignments".to_owned(), format!("assignments[{a}]")]);
