@@ -4,5 +4,6 @@
 //! The binary (`main.rs`) only parses arguments; tests start the runtime directly.
 
 pub mod calendar_cmd;
+pub mod ops;
 pub mod runtime;
 pub mod settings;
