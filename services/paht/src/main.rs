@@ -150,6 +150,11 @@ enum Command {
         #[command(subcommand)]
         command: calendar_cmd::CalendarCommand,
     },
+    /// Parked events (those a consumer could not process): list them, replay them.
+    Events {
+        #[command(subcommand)]
+        command: paht::ops::events::EventsCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -239,6 +244,7 @@ fn main() -> anyhow::Result<()> {
             let calendar = calendar_cmd::load(config.as_deref(), decisions.as_deref())?;
             calendar_cmd::run(&calendar, command, &mut std::io::stdout().lock())
         }
+        Some(Command::Events { command }) => paht::ops::events::run(command, &mut std::io::stdout().lock()),
     }
 }
 
@@ -302,7 +308,8 @@ fn banner(running: &runtime::Running, seeded: Option<&runtime::demo_data::Seeded
          grpcurl -plaintext -d '{{\"tracking_code\":\"{example}\"}}' {grpc} paht.v1.IntakeService/GetReportByTrackingCode\n  \
          TOKEN=$(cargo run -q --release -p paht -- token --data-dir {data_dir} --subject op1 --role ioc_operator --unit {inst})\n  \
          grpcurl -plaintext -H \"authorization: Bearer $TOKEN\" -d '{{}}' {grpc} paht.v1.IntakeService/ListCheckQueue\n  \
-         curl http://{http}/metrics\n\nCtrl-C stops (accepted reports are kept).",
+         curl http://{http}/metrics\n  \
+         cargo run -q --release -p paht -- events parked --data-dir {data_dir} --http-addr {http}\n\nCtrl-C stops (accepted reports are kept).",
         inst = running.instance()
     );
     out

@@ -23,7 +23,6 @@ use anyhow::{Context, bail};
 use paht_domain::calendar::WorkingCalendar;
 use paht_platform::auth::{AuthConfig, Authenticator};
 use paht_platform::bus::Bus;
-use paht_platform::bus::inproc::InProcBus;
 use paht_platform::bus::rabbitmq::RabbitBus;
 use paht_platform::cache::{self, Cache};
 use paht_platform::config::{BusBackend, Config, ConfigSource};
@@ -207,7 +206,8 @@ fn start_business_clock() -> anyhow::Result<()> {
 /// Connects the bus the configuration names.
 async fn connect_bus(config: &Config) -> anyhow::Result<(Arc<dyn Bus>, Option<Arc<RabbitBus>>)> {
     match config.bus.backend {
-        BusBackend::Inproc => Ok((Arc::new(InProcBus::new()), None)),
+        // Parked messages go to a durable store (bus.db), listed and replayed by `paht events`.
+        BusBackend::Inproc => Ok((Arc::new(crate::ops::events::inproc_bus(config).await?), None)),
         BusBackend::Rabbitmq => {
             let rabbit =
                 Arc::new(RabbitBus::connect(config.bus.rabbitmq.clone()).await.context("connecting RabbitMQ")?);
@@ -278,7 +278,8 @@ pub async fn start(
         .await
         .with_context(|| format!("binding HTTP on {}", shared.config.http_addr))?;
     let http_addr = listener.local_addr()?;
-    let router = http::router(http::State { ready: ready.clone(), hosted: hosted.clone() });
+    let router = http::router(http::State { ready: ready.clone(), hosted: hosted.clone() })
+        .merge(crate::ops::http::router(bus.clone(), shared.authenticator.clone(), shared.config.instance_id.clone()));
     let http_stop = stop.clone();
     let http = tokio::spawn(async move {
         axum::serve(listener, router).with_graceful_shutdown(http_stop.cancelled_owned()).await.context("HTTP server")

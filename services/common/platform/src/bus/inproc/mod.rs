@@ -13,27 +13,33 @@
 //!   events (a service not built yet) does not grow without bound.
 //! - Up to `prefetch` deliveries of a subscription run at once. A retry waits inline for its
 //!   back-off (holding its prefetch slot); after `max_attempts`, or at once on a reject, the
-//!   message is parked in memory, where [`Bus::dead_letters`] and
-//!   [`Bus::replay_dead_letters`] find it.
+//!   message is parked, where [`Bus::dead_letters`] and [`Bus::replay_dead_letters`] find it:
+//!   in a [`ParkedStore`] (an SQL table, so parked messages outlive the process) when the bus
+//!   was built [`with_parked_store`](InProcBus::with_parked_store), as embedded mode does, or
+//!   else in memory (tests). With a store, the publisher is told a parked message is done only
+//!   once its row is written, and a replayed message leaves the store only once its consumer
+//!   has processed it (or parked it again): see [`parked`].
 //! - On shutdown, running handlers finish; a message waiting for a retry goes back to the head
 //!   of its queue with its attempt count.
 //!
-//! Everything is in memory: a crash loses backlogs, parked and unrouted messages, and the outbox
-//! relay re-publishes only what it had not marked sent. A handler must not publish synchronously
+//! Everything else is in memory: a crash loses backlogs and unrouted messages (and parked ones
+//! without a store), and the outbox relay re-publishes only what it had not marked sent. A handler must not publish synchronously
 //! to a queue it consumes with every prefetch slot busy: it would wait for itself.
 
+pub mod parked;
 pub(crate) mod topic;
 
 #[cfg(test)]
+mod parked_tests;
+#[cfg(test)]
 pub(crate) mod tests;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::Utc;
 use futures::FutureExt;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
@@ -42,6 +48,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info_span, warn};
 use uuid::Uuid;
 
+pub use self::parked::{ParkedMigrator, ParkedStore};
 use crate::bus::{Bus, BusError, DeadLetter, Delivery, HandleError, Handler, Message, Subscription};
 
 /// How many unrouted messages the bus keeps (the oldest are dropped first).
@@ -56,12 +63,17 @@ pub struct InProcBus {
 #[derive(Default)]
 struct Shared {
     state: Mutex<State>,
+    /// Where parked messages go; `None`: in memory, in each queue's `parked`.
+    store: Option<ParkedStore>,
 }
 
 #[derive(Default)]
 struct State {
     queues: BTreeMap<String, Queue>,
     unrouted: VecDeque<Message>,
+    /// Store rows replayed and not yet processed or parked again: queued, so neither listed
+    /// nor replayed a second time.
+    replaying: HashSet<i64>,
 }
 
 struct Queue {
@@ -78,12 +90,21 @@ struct Pending {
     message: Message,
     attempt: u32,
     done: Option<oneshot::Sender<()>>,
+    /// The store row it was replayed from, deleted once it is processed or parked again.
+    parked_row: Option<i64>,
 }
 
 impl InProcBus {
-    /// An empty bus.
+    /// An empty bus that parks messages in memory (lost with the process).
     pub fn new() -> Self {
         InProcBus::default()
+    }
+
+    /// An empty bus that parks messages in `store`: those parked by an earlier process are
+    /// listed and replayed as if parked by this one (replays go to the queue once a consumer
+    /// subscribed it).
+    pub fn with_parked_store(store: ParkedStore) -> Self {
+        InProcBus { shared: Arc::new(Shared { state: Mutex::default(), store: Some(store) }) }
     }
 
     /// Messages published while no queue was bound for them, oldest first.
@@ -117,7 +138,7 @@ impl Shared {
     /// Queues every message for each matching queue; returns what to wait for.
     fn route(&self, messages: &[Message]) -> Vec<oneshot::Receiver<()>> {
         let mut state = self.lock();
-        let State { queues, unrouted } = &mut *state;
+        let State { queues, unrouted, .. } = &mut *state;
         let mut waits = Vec::new();
         for message in messages {
             let mut routed = false;
@@ -129,7 +150,7 @@ impl Shared {
                         waits.push(receiver);
                         sender
                     });
-                    queue.pending.push_back(Pending { message: message.clone(), attempt: 1, done });
+                    queue.pending.push_back(Pending { message: message.clone(), attempt: 1, done, parked_row: None });
                     queue.wake.notify_waiters();
                 }
             }
@@ -160,7 +181,8 @@ impl Shared {
         queue.wake.notify_waiters();
     }
 
-    fn park(&self, queue_name: &str, mut pending: Pending, reason: String, attempts: u32) {
+    /// Parks in memory (a bus without a store).
+    fn park_in_memory(&self, queue_name: &str, mut pending: Pending, reason: String, attempts: u32) {
         let mut state = self.lock();
         if let Some(queue) = state.queues.get_mut(queue_name) {
             let message = pending.message.clone();
@@ -169,10 +191,21 @@ impl Shared {
                 queue: queue_name.to_string(),
                 reason,
                 attempts,
-                parked_at: Utc::now(),
+                parked_at: parked::parked_now(),
             });
         }
         signal(&mut pending);
+    }
+
+    /// The store rows being replayed, to leave out of listings and replays.
+    fn replaying(&self) -> Vec<i64> {
+        self.lock().replaying.iter().copied().collect()
+    }
+
+    fn replay_ended(&self, row: Option<i64>) {
+        if let Some(row) = row {
+            self.lock().replaying.remove(&row);
+        }
     }
 
     fn consumer_left(&self, queue: &str) {
@@ -211,15 +244,50 @@ impl InFlight {
         }
     }
 
-    fn processed(mut self) {
-        if let Some(mut pending) = self.pending.take() {
-            signal(&mut pending);
+    async fn processed(mut self) {
+        let Some(mut pending) = self.pending.take() else { return };
+        if let (Some(row), Some(store)) = (pending.parked_row, &self.shared.store) {
+            if let Err(e) = store.remove(row).await {
+                // Processed, so nothing is lost: a later replay delivers it again, and the
+                // consumer skips it by event id.
+                warn!(message_id = %pending.message.id, error = %e, "replayed message processed; its parked row stays");
+            }
+            self.shared.replay_ended(Some(row));
         }
+        signal(&mut pending);
     }
 
-    fn park(mut self, reason: String, attempts: u32) {
-        if let Some(pending) = self.pending.take() {
-            self.shared.park(&self.queue, pending, reason, attempts);
+    /// Parks the message. With a store, the row is written before the publisher hears of
+    /// it, retrying with back-off while the database fails; a shutdown meanwhile puts the
+    /// message back in its queue (dropped `InFlight`), unparked.
+    async fn park(mut self, reason: String, attempts: u32, shutdown: &CancellationToken) {
+        let Some(store) = self.shared.store.clone() else {
+            if let Some(pending) = self.pending.take() {
+                self.shared.park_in_memory(&self.queue, pending, reason, attempts);
+            }
+            return;
+        };
+        let Some(pending) = self.pending.as_ref() else { return };
+        let letter = DeadLetter {
+            message: pending.message.clone(),
+            queue: self.queue.clone(),
+            reason,
+            attempts,
+            parked_at: parked::parked_now(),
+        };
+        let replaces = pending.parked_row;
+        let mut delay = Duration::from_millis(100);
+        while let Err(e) = store.park(&letter, replaces).await {
+            warn!(message_id = %letter.message.id, error = %e, retry_in = ?delay, "cannot store the parked message");
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = sleep(delay) => {}
+            }
+            delay = (delay * 2).min(Duration::from_secs(5));
+        }
+        if let Some(mut pending) = self.pending.take() {
+            self.shared.replay_ended(pending.parked_row);
+            signal(&mut pending);
         }
     }
 }
@@ -290,7 +358,7 @@ impl Worker {
                 .await
                 .unwrap_or_else(|_| Err(HandleError::Retry("the handler panicked".to_string())));
             match outcome {
-                Ok(()) => return in_flight.processed(),
+                Ok(()) => return in_flight.processed().await,
                 Err(HandleError::Retry(reason)) if attempt < self.subscription.max_attempts => {
                     let delay = delay_after(&self.subscription.retry_delays, attempt);
                     span.in_scope(|| debug!(%reason, retry_in = ?delay, "handler asked for a retry"));
@@ -303,7 +371,7 @@ impl Worker {
                 }
                 Err(HandleError::Retry(reason) | HandleError::Reject(reason)) => {
                     span.in_scope(|| warn!(%reason, "parking the message"));
-                    return in_flight.park(reason, attempt);
+                    return in_flight.park(reason, attempt, &shutdown).await;
                 }
             }
         }
@@ -318,6 +386,10 @@ fn delay_after(delays: &[Duration], attempt: u32) -> Duration {
 
 fn unknown_queue(queue: &str) -> BusError {
     BusError::Config(format!("queue {queue:?} is unknown: no consumer ever subscribed it"))
+}
+
+fn store_error(err: crate::db::DbError) -> BusError {
+    BusError::Unavailable(format!("parking store: {err}"))
 }
 
 #[async_trait]
@@ -365,12 +437,42 @@ impl Bus for InProcBus {
     }
 
     async fn dead_letters(&self, queue: &str, limit: usize) -> Result<Vec<DeadLetter>, BusError> {
+        if let Some(store) = &self.shared.store {
+            // Durable: what an earlier process parked is listed too, whether or not a consumer
+            // of `queue` runs now.
+            let rows = store.list(queue, limit, &self.shared.replaying()).await.map_err(store_error)?;
+            return Ok(rows.into_iter().map(|row| row.letter).collect());
+        }
         let state = self.shared.lock();
         let parked = &state.queues.get(queue).ok_or_else(|| unknown_queue(queue))?.parked;
         Ok(parked.iter().take(limit).cloned().collect())
     }
 
     async fn replay_dead_letters(&self, queue_name: &str, ids: Option<&[Uuid]>) -> Result<usize, BusError> {
+        if let Some(store) = &self.shared.store {
+            if !self.shared.lock().queues.contains_key(queue_name) {
+                return Err(unknown_queue(queue_name));
+            }
+            let rows = store.matching(queue_name, ids, &self.shared.replaying()).await.map_err(store_error)?;
+            let mut state = self.shared.lock();
+            let State { queues, replaying, .. } = &mut *state;
+            let queue = queues.get_mut(queue_name).ok_or_else(|| unknown_queue(queue_name))?;
+            let mut count = 0;
+            for row in rows {
+                // Another replay may have taken it since the query.
+                if replaying.insert(row.row) {
+                    queue.pending.push_back(Pending {
+                        message: row.letter.message,
+                        attempt: 1,
+                        done: None,
+                        parked_row: Some(row.row),
+                    });
+                    count += 1;
+                }
+            }
+            queue.wake.notify_waiters();
+            return Ok(count);
+        }
         let mut state = self.shared.lock();
         let queue = state.queues.get_mut(queue_name).ok_or_else(|| unknown_queue(queue_name))?;
         let (replay, keep): (VecDeque<DeadLetter>, VecDeque<DeadLetter>) = std::mem::take(&mut queue.parked)
@@ -382,6 +484,7 @@ impl Bus for InProcBus {
             message: letter.message,
             attempt: 1,
             done: None,
+            parked_row: None,
         }));
         queue.wake.notify_waiters();
         Ok(count)
