@@ -103,8 +103,10 @@ pub struct Running {
     rabbit: Option<Arc<RabbitBus>>,
     stop: CancellationToken,
     background: CancellationToken,
+    relays_stop: CancellationToken,
     server: JoinHandle<anyhow::Result<()>>,
     http: JoinHandle<anyhow::Result<()>>,
+    relays: Vec<JoinHandle<()>>,
     tasks: Vec<JoinHandle<()>>,
     hosted: Arc<Vec<Hosted>>,
 }
@@ -157,12 +159,20 @@ impl Running {
     }
 
     /// Waits until the stop token is cancelled (a signal, or [`Running::shutdown`]), then
-    /// shuts down in order: gRPC and HTTP servers, relays, bus, databases.
+    /// shuts down in order: gRPC and HTTP servers, relays (so that nothing is published once
+    /// consumers stop: what is not confirmed stays in the outbox for the next start), then
+    /// consumers and other background work, bus, databases.
     pub async fn wait(self) -> anyhow::Result<()> {
         let served = self.server.await.context("gRPC server task")?;
         self.stop.cancel();
         let http = self.http.await.context("HTTP server task")?;
         tracing::info!("servers stopped; finishing background work");
+        self.relays_stop.cancel();
+        for relay in self.relays {
+            if tokio::time::timeout(Duration::from_secs(30), relay).await.is_err() {
+                tracing::warn!("an outbox relay did not stop within 30 s");
+            }
+        }
         self.background.cancel();
         for task in self.tasks {
             if tokio::time::timeout(Duration::from_secs(30), task).await.is_err() {
@@ -262,14 +272,20 @@ pub async fn start(
     let health = server.health();
     let mut hosted = Vec::new();
     let mut tasks = Vec::new();
+    let mut relays = Vec::new();
     for registration in dedup(services) {
-        let (mounted, db, relay_stats) = host(&shared, registration, &background).await?;
+        let (mounted, relay, db) = host(&shared, registration, &background).await?;
         let (mounted_server, service_tasks) = server.mount(mounted);
         server = mounted_server;
         health.set_service_status(registration.grpc_service, tonic_health::ServingStatus::Serving).await;
         tasks.extend(service_tasks);
-        hosted.push(Hosted { name: registration.name, db, relay_stats });
+        hosted.push(Hosted { name: registration.name, db, relay_stats: relay.stats() });
+        relays.push(relay);
     }
+    // Relays start once every consumer of the process has subscribed: with the in-process bus, an
+    // event left in an outbox by the previous run must not be published before its queue exists.
+    let relays_stop = CancellationToken::new();
+    let relays: Vec<JoinHandle<()>> = relays.into_iter().map(|r| r.spawn(relays_stop.clone())).collect();
     health.set_service_status("", tonic_health::ServingStatus::Serving).await;
 
     let ready = Arc::new(AtomicBool::new(false));
@@ -306,20 +322,22 @@ pub async fn start(
         rabbit,
         stop,
         background,
+        relays_stop,
         server,
         http,
+        relays,
         tasks,
         hosted,
     })
 }
 
-/// Connects, migrates and starts one service with its outbox relay; returns what to mount, its
-/// database and its relay's figures.
+/// Connects, migrates and starts one service; returns what to mount, its outbox relay (not yet
+/// running) and its database.
 async fn host(
     shared: &Shared,
     registration: &'static Registration,
     background: &CancellationToken,
-) -> anyhow::Result<(Mounted, Db, Arc<RelayStats>)> {
+) -> anyhow::Result<(Mounted, OutboxRelay, Db)> {
     let name = registration.name;
     let db = connect_db(&shared.config, registration).await?;
     (registration.migrate)(db.clone()).await.with_context(|| format!("migrating the {name} database"))?;
@@ -337,8 +355,7 @@ async fn host(
         background: background.clone(),
     };
     let mounted = (registration.host)(host).await.with_context(|| format!("starting {name}"))?;
-    let relay_stats = relay.stats();
-    Ok((mounted.with_task(relay.spawn(background.clone())), db, relay_stats))
+    Ok((mounted, relay, db))
 }
 
 /// Runs the migrations of `services` and returns; start-up runs them too.
