@@ -20,7 +20,7 @@ mod relay;
 mod stats;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 #[cfg(test)]
 mod transient_tests {

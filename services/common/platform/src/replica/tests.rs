@@ -83,6 +83,8 @@ where
     Fut: std::future::Future<Output = ()>,
 {
     for backend in [Backend::Sqlite, Backend::Postgres] {
+        // Not while a test of this binary restarts the server.
+        let _shared = crate::db::tests::PG_GATE.read().await;
         let fresh = FreshDb::create(backend, "replica").await;
         let db = fresh.connect("routing", &DbConfig::default()).await;
         fresh

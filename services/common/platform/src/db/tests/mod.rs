@@ -58,7 +58,7 @@ where
 
 /// Tests that restart the server take this exclusively, so the other Postgres tests of this
 /// binary neither fail because of it nor disturb its counts.
-static PG_GATE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+pub(crate) static PG_GATE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
 
 /// [`with_pg`] with the pool configured by `config`, while no other Postgres test of this
 /// binary runs.

@@ -158,11 +158,12 @@ async fn a_connection_killed_mid_batch_is_survived_by_resending() {
         let task = relay.spawn(shutdown.clone());
 
         // While the batch is at the bus, its transaction's connection is killed (only this
-        // test's connections carry its schema in their application name).
+        // test's connections are on its fresh database).
         eventually(Duration::from_secs(5), "the batch is being published", || async { bus.in_flight() == 1 }).await;
         let kill = format!(
             "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
-             WHERE application_name = 'paht-{}' AND pid <> pg_backend_pid() AND state = 'idle in transaction'",
+             WHERE datname = current_database() AND application_name = 'paht-{}' \
+             AND pid <> pg_backend_pid() AND state = 'idle in transaction'",
             db.schema()
         );
         assert_eq!(super::count(&db, &kill).await, 1, "the relay's transaction was found and killed");
