@@ -373,12 +373,12 @@ pub async fn check_config(config: &Config, wait: Duration) -> Result<Outcome, Ch
 /// What differs between the services' views of one report (`None`: the service has none).
 pub fn compare(views: &[(ServiceName, Option<&Stored>)]) -> Vec<Difference> {
     let mut out: Vec<Difference> =
-        views.iter().filter(|(_, v)| v.is_none()).map(|(s, _)| Difference::Missing(*s)).collect();
+        views.iter().filter(|(_, v)| v.is_none()).map(|(s, _)| Difference::Missing(s)).collect();
     let present: Vec<(ServiceName, &Stored)> = views.iter().filter_map(|(s, v)| v.map(|v| (*s, v))).collect();
     for (service, stored) in &present {
         if stored.status_column != stored.state.status.as_str() {
             out.push(Difference::Column {
-                service: *service,
+                service,
                 column: stored.status_column.clone(),
                 view: stored.state.status.to_string(),
             });

@@ -227,3 +227,66 @@ async fn a_fact_racing_its_predecessor_is_folded_without_a_retry() {
     })
     .await;
 }
+
+/// A replica whose calendar carries a different holiday-decisions overlay (an administrator's
+/// file that only one instance has, or a rolling update) folds the owner's deadlines as the
+/// facts state them instead of recomputing them with its own calendar (R8.2a, R7.2).
+#[tokio::test]
+async fn a_replica_with_another_decisions_overlay_keeps_the_owners_deadlines_r8_2a() {
+    use paht_domain::calendar::{Decisions, OfficeHoursSchedule};
+    on_each_backend(|db| async move {
+        let owner = Arc::new(WorkingCalendar::vietnam());
+        let overlay = Decisions::parse(
+            r#"
+            [[decision]]
+            year = 2027
+            holiday = "other"
+            source = "a provincial arrangement only this replica has"
+            days_off = [
+              { date = "2027-03-02", name = "Nghỉ (địa phương)" },
+              { date = "2027-03-03", name = "Nghỉ (địa phương)" },
+            ]
+            "#,
+        )
+        .unwrap();
+        let other = Arc::new(
+            WorkingCalendar::with_time_zone(
+                "Asia/Ho_Chi_Minh",
+                OfficeHoursSchedule::default(),
+                &Decisions::shipped().overlay(overlay),
+            )
+            .unwrap(),
+        );
+        let (accepted, mut envelopes) = intake_events(&owner, "");
+        let now = Utc.with_ymd_and_hms(2027, 3, 1, 3, 0, 0).unwrap();
+        let assignment = AssignmentId::from_uuid(Uuid::now_v7());
+        let dispatch = Command::Dispatch {
+            assignments: vec![NewAssignment {
+                id: assignment,
+                agency: UnitId::new("SO-XD-86"),
+                lead: true,
+                instructions: None,
+            }],
+        };
+        let dispatched = accepted.apply(dispatch, &ioc(), now, &owner).unwrap();
+        for event in &dispatched.events {
+            envelopes.push(convert::envelope(Uuid::now_v7(), event, convert::payload(event, &dispatched.report, None)));
+        }
+        let stated = dispatched.report.assignment(assignment).unwrap().handling.due_at;
+        let recomputed = other.add_working_days(now, 5).unwrap();
+        assert_ne!(stated, recomputed, "the two calendars disagree on this window, or the test proves nothing");
+
+        let consumer = ReplicaConsumer::new("processing", db.clone(), other.clone(), Arc::new(NoIndex));
+        for envelope in &envelopes {
+            assert_eq!(
+                consumer.apply(Uuid::parse_str(&envelope.event_id).unwrap(), envelope).await.unwrap(),
+                Outcome::Applied
+            );
+        }
+        let view = load(db.conn(), dispatched.report.id).await.unwrap().unwrap();
+        assert_eq!(view.state.assignment(assignment).unwrap().handling.due_at, stated);
+        assert_eq!(view.state.check_deadline, dispatched.report.check_deadline);
+        assert_eq!(view.state, dispatched.report, "the whole view is the owner's, deadlines included");
+    })
+    .await;
+}
