@@ -36,6 +36,18 @@ enum Check {
     Refuse(&'static str),
 }
 
+impl Check {
+    /// The report's status once every service's facts about it have arrived.
+    fn outcome(&self) -> v1::ReportStatus {
+        match self {
+            Check::Wait => v1::ReportStatus::Received,
+            Check::Accept(_, _, Handled::Approved) => v1::ReportStatus::Resolved,
+            Check::Accept(_, _, Handled::ResultSubmitted) => v1::ReportStatus::Dispatched,
+            Check::Refuse(_) => v1::ReportStatus::Refused,
+        }
+    }
+}
+
 /// How far the lead agency gets with a dispatched demo report.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Handled {
@@ -159,26 +171,39 @@ pub async fn seed(grpc_addr: std::net::SocketAddr, auth: &AuthConfig, instance: 
         let get = v1::GetReportRequest { report_id: receipt.report_id.clone() };
         let report =
             client.get_report(with_token(&operator_token, get)?).await?.into_inner().report.unwrap_or_default();
-        let mut status = v1::ReportStatus::try_from(report.status).unwrap_or_default();
-        if status == v1::ReportStatus::Received {
+        if report.status == v1::ReportStatus::Received as i32 {
             let report_id = receipt.report_id.clone();
-            let checked = match demo.check {
-                Check::Wait => None,
+            match demo.check {
+                Check::Wait => {}
                 Check::Accept(category, agencies, handled) => {
                     let req = v1::AcceptReportRequest { report_id: report_id.clone(), category_id: category.into() };
                     client.accept_report(with_token(&operator_token, req)?).await?;
                     let work = Work { channel: channel.clone(), issuer: &issuer, instance, operator: &operator_token };
-                    Some(work.handle(&report_id, agencies, handled).await?)
+                    work.handle(&report_id, agencies, handled).await?;
                 }
                 Check::Refuse(reason) => {
                     let req = v1::RefuseReportRequest { report_id, reason: reason.into() };
-                    client.refuse_report(with_token(&operator_token, req)?).await?.into_inner().report.map(|r| r.status)
+                    client.refuse_report(with_token(&operator_token, req)?).await?;
                 }
-            };
-            if let Some(checked) = checked {
-                status = v1::ReportStatus::try_from(checked).unwrap_or_default();
             }
         }
+        // What intake shows, once the other services' facts (dispatch, resolution) reached it:
+        // the banner tells what a citizen's lookup finds, in the first run and after a restart.
+        let get = v1::GetReportRequest { report_id: receipt.report_id.clone() };
+        let expected = demo.check.outcome() as i32;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+        let status = loop {
+            let report = client
+                .get_report(with_token(&operator_token, get.clone())?)
+                .await?
+                .into_inner()
+                .report
+                .unwrap_or_default();
+            if report.status == expected || tokio::time::Instant::now() >= deadline {
+                break v1::ReportStatus::try_from(report.status).unwrap_or_default();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
         reports.push((receipt.tracking_code, status));
     }
     Ok(Seeded { reports })
