@@ -8,9 +8,13 @@
 //!
 //! - [`ProcessingMigrator`]: the platform's tables, `report_replicas`, then `assignments`.
 //! - [`store`]: the `assignments` index and the inbox query.
-//! - [`ProcessingService`]: the tonic service; build it with [`build`].
+//! - [`Processing`]: the API as a Rust trait; a caller holds a [`ProcessingClient`], the
+//!   service itself in one process or a [`ProcessingGrpcClient`] across processes.
+//! - [`ProcessingService`]: implements [`Processing`], and the tonic service as a thin adapter
+//!   over it; build it with [`build`].
 //! - [`consumer`], [`QUEUE`], [`subscription`]: the replica consumer and its subscription.
 
+pub mod api;
 mod error;
 mod hook;
 mod migration;
@@ -25,6 +29,7 @@ use paht_platform::bus::{Handler, Subscription};
 use paht_platform::db::Db;
 use paht_platform::replica::{self, ReplicaConsumer};
 
+pub use api::{Processing, ProcessingClient, ProcessingGrpcClient};
 pub use error::ProcessingError;
 pub use hook::AssignmentIndex;
 pub use migration::ProcessingMigrator;

@@ -3,6 +3,9 @@
 //! approve (R9.3b) and send back (R9.3a). Each action runs on the service's replica of the
 //! report in one transaction (replica, outbox, index); the domain checks role, unit and state.
 //! Spans carry report and assignment ids only.
+//!
+//! The logic is [`Processing`] implemented on [`ProcessingService`] (the in-process client);
+//! the generated tonic trait is a thin adapter over it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,7 +15,7 @@ use paht_domain::actor::{Actor, Role};
 use paht_domain::calendar::WorkingCalendar;
 use paht_domain::ids::{AssignmentId, ReportId, UnitId};
 use paht_domain::lifecycle::{self as lc, AssignmentStatus, Command};
-use paht_platform::auth::{AuthContext, caller};
+use paht_platform::auth::{AuthContext, Caller};
 use paht_platform::db::{Db, RelayNotifier};
 use paht_platform::replica::{self, Replica};
 use paht_proto::convert;
@@ -22,6 +25,7 @@ use sea_orm::ConnectionTrait;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
+use crate::api::Processing;
 use crate::error::ProcessingError;
 use crate::hook::AssignmentIndex;
 use crate::store::{self, Cursor, OPEN_STATUSES};
@@ -57,7 +61,7 @@ pub struct ProcessingParts {
     pub notifier: Option<RelayNotifier>,
 }
 
-/// The processing gRPC service.
+/// The processing service: [`Processing`] in-process, and the gRPC service (its tonic adapter).
 pub struct ProcessingService {
     parts: ProcessingParts,
     clock: Clock,
@@ -308,96 +312,164 @@ fn expected_date(explanation: Option<&v1::Explanation>) -> Result<chrono::NaiveD
         .ok_or_else(|| ProcessingError::field("explanation.expected_completion_date", "not a calendar date"))
 }
 
-#[tonic::async_trait]
-impl ProcessingApi for ProcessingService {
+#[async_trait::async_trait]
+impl Processing for ProcessingService {
     #[tracing::instrument(name = "list_inbox", skip_all)]
     async fn list_inbox(
         &self,
-        request: Request<v1::ListInboxRequest>,
-    ) -> Result<Response<v1::ListInboxResponse>, Status> {
-        let auth = caller(&request)?.clone();
-        auth.require_role(INBOX_READERS)?;
-        Ok(Response::new(self.list_inbox_page(&auth, request.into_inner()).await?))
+        caller: &Caller,
+        request: v1::ListInboxRequest,
+    ) -> Result<v1::ListInboxResponse, ProcessingError> {
+        caller.require_role(INBOX_READERS)?;
+        self.list_inbox_page(caller, request).await
     }
 
     #[tracing::instrument(name = "return_assignment", skip_all, fields(report_id, assignment_id))]
     async fn return_assignment(
         &self,
-        request: Request<v1::ReturnAssignmentRequest>,
-    ) -> Result<Response<v1::ReturnAssignmentResponse>, Status> {
-        let actor = caller(&request)?.actor();
-        let req = request.into_inner();
-        let reason = req.reason;
-        let assignment =
-            self.act(actor, &req.assignment_id, |assignment| Command::Return { assignment, reason }).await?;
-        Ok(Response::new(v1::ReturnAssignmentResponse { assignment: Some(assignment) }))
+        caller: &Caller,
+        request: v1::ReturnAssignmentRequest,
+    ) -> Result<v1::ReturnAssignmentResponse, ProcessingError> {
+        let reason = request.reason;
+        let assignment = self
+            .act(caller.actor(), &request.assignment_id, |assignment| Command::Return { assignment, reason })
+            .await?;
+        Ok(v1::ReturnAssignmentResponse { assignment: Some(assignment) })
     }
 
     #[tracing::instrument(name = "explain_assignment", skip_all, fields(report_id, assignment_id))]
     async fn explain_assignment(
         &self,
-        request: Request<v1::ExplainAssignmentRequest>,
-    ) -> Result<Response<v1::ExplainAssignmentResponse>, Status> {
-        let actor = caller(&request)?.actor();
-        let req = request.into_inner();
-        ProcessingError::parse_uuid("assignment_id", &req.assignment_id)?;
-        let expected_completion = expected_date(req.explanation.as_ref())?;
-        let reason = req.explanation.map(|e| e.reason).unwrap_or_default();
+        caller: &Caller,
+        request: v1::ExplainAssignmentRequest,
+    ) -> Result<v1::ExplainAssignmentResponse, ProcessingError> {
+        ProcessingError::parse_uuid("assignment_id", &request.assignment_id)?;
+        let expected_completion = expected_date(request.explanation.as_ref())?;
+        let reason = request.explanation.map(|e| e.reason).unwrap_or_default();
         let assignment = self
-            .act(actor, &req.assignment_id, |assignment| Command::Explain { assignment, reason, expected_completion })
+            .act(caller.actor(), &request.assignment_id, |assignment| Command::Explain {
+                assignment,
+                reason,
+                expected_completion,
+            })
             .await?;
-        Ok(Response::new(v1::ExplainAssignmentResponse { assignment: Some(assignment) }))
+        Ok(v1::ExplainAssignmentResponse { assignment: Some(assignment) })
     }
 
     #[tracing::instrument(name = "submit_result", skip_all, fields(report_id, assignment_id))]
     async fn submit_result(
         &self,
-        request: Request<v1::SubmitResultRequest>,
-    ) -> Result<Response<v1::SubmitResultResponse>, Status> {
-        let actor = caller(&request)?.actor();
-        let req = request.into_inner();
-        ProcessingError::parse_uuid("assignment_id", &req.assignment_id)?;
-        let attachments = attachment_ids(&req.attachment_ids)?;
-        let text = req.text;
+        caller: &Caller,
+        request: v1::SubmitResultRequest,
+    ) -> Result<v1::SubmitResultResponse, ProcessingError> {
+        ProcessingError::parse_uuid("assignment_id", &request.assignment_id)?;
+        let attachments = attachment_ids(&request.attachment_ids)?;
+        let text = request.text;
         let assignment = self
-            .act(actor, &req.assignment_id, |assignment| Command::SubmitResult { assignment, text, attachments })
+            .act(caller.actor(), &request.assignment_id, |assignment| Command::SubmitResult {
+                assignment,
+                text,
+                attachments,
+            })
             .await?;
-        Ok(Response::new(v1::SubmitResultResponse { assignment: Some(assignment) }))
+        Ok(v1::SubmitResultResponse { assignment: Some(assignment) })
     }
 
     #[tracing::instrument(name = "approve_result", skip_all, fields(report_id, assignment_id))]
     async fn approve_result(
         &self,
-        request: Request<v1::ApproveResultRequest>,
-    ) -> Result<Response<v1::ApproveResultResponse>, Status> {
-        let actor = caller(&request)?.actor();
-        let req = request.into_inner();
-        let assignment = self.act(actor, &req.assignment_id, |assignment| Command::Approve { assignment }).await?;
-        Ok(Response::new(v1::ApproveResultResponse { assignment: Some(assignment) }))
+        caller: &Caller,
+        request: v1::ApproveResultRequest,
+    ) -> Result<v1::ApproveResultResponse, ProcessingError> {
+        let assignment =
+            self.act(caller.actor(), &request.assignment_id, |assignment| Command::Approve { assignment }).await?;
+        Ok(v1::ApproveResultResponse { assignment: Some(assignment) })
     }
 
     #[tracing::instrument(name = "send_back_result", skip_all, fields(report_id, assignment_id))]
     async fn send_back_result(
         &self,
-        request: Request<v1::SendBackResultRequest>,
-    ) -> Result<Response<v1::SendBackResultResponse>, Status> {
-        let actor = caller(&request)?.actor();
-        let req = request.into_inner();
-        let reason = req.reason;
-        let assignment =
-            self.act(actor, &req.assignment_id, |assignment| Command::SendBack { assignment, reason }).await?;
-        Ok(Response::new(v1::SendBackResultResponse { assignment: Some(assignment) }))
+        caller: &Caller,
+        request: v1::SendBackResultRequest,
+    ) -> Result<v1::SendBackResultResponse, ProcessingError> {
+        let reason = request.reason;
+        let assignment = self
+            .act(caller.actor(), &request.assignment_id, |assignment| Command::SendBack { assignment, reason })
+            .await?;
+        Ok(v1::SendBackResultResponse { assignment: Some(assignment) })
     }
 
     #[tracing::instrument(name = "get_assignment", skip_all, fields(report_id, assignment_id))]
     async fn get_assignment(
         &self,
+        caller: &Caller,
+        request: v1::GetAssignmentRequest,
+    ) -> Result<v1::GetAssignmentResponse, ProcessingError> {
+        caller.require_role(ASSIGNMENT_READERS)?;
+        let (assignment, report) = self.read(self.parts.db.conn(), caller, &request.assignment_id).await?;
+        Ok(v1::GetAssignmentResponse { assignment: Some(assignment), report: Some(report) })
+    }
+}
+
+/// The tonic service: a thin adapter that takes the [`Caller`] from the verified request, calls
+/// [`Processing`] and maps its error to a `Status`. Mounted behind
+/// `paht_platform::auth::AuthGuard`, which verifies the token and puts the caller in the request.
+#[tonic::async_trait]
+impl ProcessingApi for ProcessingService {
+    async fn list_inbox(
+        &self,
+        request: Request<v1::ListInboxRequest>,
+    ) -> Result<Response<v1::ListInboxResponse>, Status> {
+        let caller = Caller::from_request(&request)?;
+        Ok(Response::new(Processing::list_inbox(self, &caller, request.into_inner()).await?))
+    }
+
+    async fn return_assignment(
+        &self,
+        request: Request<v1::ReturnAssignmentRequest>,
+    ) -> Result<Response<v1::ReturnAssignmentResponse>, Status> {
+        let caller = Caller::from_request(&request)?;
+        Ok(Response::new(Processing::return_assignment(self, &caller, request.into_inner()).await?))
+    }
+
+    async fn explain_assignment(
+        &self,
+        request: Request<v1::ExplainAssignmentRequest>,
+    ) -> Result<Response<v1::ExplainAssignmentResponse>, Status> {
+        let caller = Caller::from_request(&request)?;
+        Ok(Response::new(Processing::explain_assignment(self, &caller, request.into_inner()).await?))
+    }
+
+    async fn submit_result(
+        &self,
+        request: Request<v1::SubmitResultRequest>,
+    ) -> Result<Response<v1::SubmitResultResponse>, Status> {
+        let caller = Caller::from_request(&request)?;
+        Ok(Response::new(Processing::submit_result(self, &caller, request.into_inner()).await?))
+    }
+
+    async fn approve_result(
+        &self,
+        request: Request<v1::ApproveResultRequest>,
+    ) -> Result<Response<v1::ApproveResultResponse>, Status> {
+        let caller = Caller::from_request(&request)?;
+        Ok(Response::new(Processing::approve_result(self, &caller, request.into_inner()).await?))
+    }
+
+    async fn send_back_result(
+        &self,
+        request: Request<v1::SendBackResultRequest>,
+    ) -> Result<Response<v1::SendBackResultResponse>, Status> {
+        let caller = Caller::from_request(&request)?;
+        Ok(Response::new(Processing::send_back_result(self, &caller, request.into_inner()).await?))
+    }
+
+    async fn get_assignment(
+        &self,
         request: Request<v1::GetAssignmentRequest>,
     ) -> Result<Response<v1::GetAssignmentResponse>, Status> {
-        let auth = caller(&request)?.clone();
-        auth.require_role(ASSIGNMENT_READERS)?;
-        let (assignment, report) = self.read(self.parts.db.conn(), &auth, &request.get_ref().assignment_id).await?;
-        Ok(Response::new(v1::GetAssignmentResponse { assignment: Some(assignment), report: Some(report) }))
+        let caller = Caller::from_request(&request)?;
+        Ok(Response::new(Processing::get_assignment(self, &caller, request.into_inner()).await?))
     }
 }
 

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use paht_domain::actor::Role;
 use paht_domain::ids::UnitId;
-use paht_platform::auth::{AuthConfig, Authenticator, TokenIssuer, interceptor};
+use paht_platform::auth::{AuthConfig, Authenticator, Caller, TokenIssuer, interceptor};
 use tonic::{Request, Status};
 
 /// The platform's authentication interceptor, as a shareable function.
@@ -14,6 +14,7 @@ pub type Intercept = Arc<dyn Fn(Request<()>) -> Result<Request<()>, Status> + Se
 #[derive(Clone)]
 pub struct Tokens {
     issuer: Arc<TokenIssuer>,
+    authenticator: Arc<Authenticator>,
     intercept: Intercept,
     instance: String,
 }
@@ -26,9 +27,11 @@ impl Tokens {
 
     /// Tokens signed with the keys of `auth` (e.g. those a server under test was given).
     pub fn new(auth: &AuthConfig, instance: &str) -> Tokens {
+        let authenticator = Arc::new(Authenticator::new(auth).expect("an authenticator"));
         Tokens {
             issuer: Arc::new(TokenIssuer::new(auth).expect("a token issuer")),
-            intercept: Arc::new(interceptor(Arc::new(Authenticator::new(auth).expect("an authenticator")))),
+            intercept: Arc::new(interceptor(Arc::clone(&authenticator))),
+            authenticator,
             instance: instance.to_owned(),
         }
     }
@@ -41,6 +44,18 @@ impl Tokens {
     /// The interceptor checking these tokens (for serving the service under test).
     pub fn interceptor(&self) -> Intercept {
         Arc::clone(&self.intercept)
+    }
+
+    /// The authenticator checking these tokens (for mounting a service under test behind
+    /// `paht_platform::auth::AuthGuard`).
+    pub fn authenticator(&self) -> Arc<Authenticator> {
+        Arc::clone(&self.authenticator)
+    }
+
+    /// The API caller of a fresh token for account `subject` in `role` for `unit`, carrying
+    /// the token (so a remote client can forward it).
+    pub fn caller(&self, subject: &str, role: Role, unit: &str) -> Caller {
+        Caller::verify(&self.authenticator, &self.mint(subject, role, unit)).expect("a valid token")
     }
 
     /// A token for account `subject` in `role` for `unit`.

@@ -136,7 +136,7 @@ fn refuse(error: AuthError) -> Status {
 }
 
 /// The token of `authorization: Bearer <token>`, `None` if there is no such metadata.
-fn bearer_from_metadata(metadata: &MetadataMap) -> Result<Option<&str>, AuthError> {
+pub(super) fn bearer_from_metadata(metadata: &MetadataMap) -> Result<Option<&str>, AuthError> {
     match metadata.get("authorization") {
         None => Ok(None),
         Some(value) => parse_bearer(value.to_str().map_err(|_| AuthError::MalformedHeader)?).map(Some),

@@ -12,6 +12,8 @@
 //!   [`AuthContext`] in the request; handlers read it with [`caller`] and authorise with
 //!   [`AuthContext::require_role`] / [`AuthContext::require_unit`]. [`AuthGuard`] is for
 //!   the rare service that has anonymous methods.
+//! - [`Caller`]: the caller of a service's Rust API — the verified context plus the bearer
+//!   token it came with, which a remote client of that API forwards.
 //!
 //! # Key rotation
 //! Each key has an id (`kid`) that tokens carry in their header. Tokens are signed with
@@ -21,6 +23,7 @@
 //!
 //! Secrets and tokens are never logged, printed by `Debug`, or echoed in errors.
 
+mod caller;
 pub mod grpc;
 pub mod token;
 
@@ -31,6 +34,7 @@ use serde::{Deserialize, Serialize};
 use paht_domain::actor::Role;
 use paht_domain::ids::UnitId;
 
+pub use self::caller::Caller;
 pub use self::grpc::{AuthContext, AuthGuard, caller, interceptor};
 pub use self::token::{Authenticator, TokenIssuer};
 
