@@ -7,7 +7,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,25 +25,6 @@ const REPORTS: usize = 40;
 const LEAD: &str = "SO-XD-86"; // Sở Xây dựng
 const CO: &str = "UBND-29551"; // phường Long Châu, which returns its share
 const MORE: &str = "CTN-VINHLONG"; // the water company, the further agency
-
-/// Retries `call` while another service has not folded the fact it needs yet.
-async fn eventually<T, F, Fut>(what: &str, mut call: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, Status>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match call().await {
-            Ok(value) => return value,
-            Err(status) if matches!(status.code(), Code::NotFound | Code::FailedPrecondition | Code::Unavailable) => {
-                assert!(Instant::now() < deadline, "{what}: still {status:?} after 30 s");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            Err(status) => panic!("{what}: {status:?}"),
-        }
-    }
-}
 
 /// Whether a raced call won (Ok) or was refused because the other decision came first.
 fn won(what: &str, result: Result<(), Status>) -> bool {
@@ -91,7 +71,7 @@ async fn one(n: usize, c: Clients, t: Tokens, start: Arc<Barrier>, escalate: boo
     let report_id = receipt.report_id;
     let accept = v1::AcceptReportRequest { report_id: report_id.clone(), category_id: "ha-tang-do-thi".into() };
     intake.accept_report(authed(&t.operator, accept)).await.unwrap();
-    let dispatched = eventually("dispatch", || {
+    let dispatched = eventually_every(50, "dispatch", || {
         let req = v1::DispatchRequest { report_id: report_id.clone(), targets: targets.clone(), note: String::new() };
         let mut routing = c.routing.clone();
         let token = t.operator.clone();
@@ -103,7 +83,7 @@ async fn one(n: usize, c: Clients, t: Tokens, start: Arc<Barrier>, escalate: boo
     let assignment = share(LEAD).unwrap();
     let returned = share(CO);
     if let Some(returned) = &returned {
-        eventually("return", || {
+        eventually_every(50, "return", || {
             let req = v1::ReturnAssignmentRequest {
                 assignment_id: returned.clone(),
                 reason: "Không thuộc thẩm quyền".into(),
@@ -114,7 +94,7 @@ async fn one(n: usize, c: Clients, t: Tokens, start: Arc<Barrier>, escalate: boo
         })
         .await;
     }
-    eventually("result", || {
+    eventually_every(50, "result", || {
         let req = v1::SubmitResultRequest {
             assignment_id: assignment.clone(),
             text: "Đã xử lý".into(),
@@ -128,7 +108,7 @@ async fn one(n: usize, c: Clients, t: Tokens, start: Arc<Barrier>, escalate: boo
     if let Some(returned) = &returned {
         // Routing has folded the return once a re-dispatch naming no agency is refused for
         // that alone (before, it is refused as "not returned").
-        eventually("routing folds the return", || {
+        eventually_every(50, "routing folds the return", || {
             let req = v1::RedispatchRequest {
                 report_id: report_id.clone(),
                 replaces_assignment_id: returned.clone(),

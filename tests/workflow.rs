@@ -9,8 +9,7 @@
 
 mod common;
 
-use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, TimeDelta, Utc};
 use common::*;
@@ -46,26 +45,6 @@ fn started(deadline: &Option<v1::Deadline>) -> DateTime<Utc> {
     from_timestamp(deadline.as_ref().expect("a deadline").started_at.as_ref().unwrap()).unwrap()
 }
 
-/// Retries `call` while the other services catch up (events travel through RabbitMQ),
-/// as a console polling its queue would; any status but the transient ones fails at once.
-async fn eventually<T, F, Fut>(what: &str, mut call: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, Status>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match call().await {
-            Ok(value) => return value,
-            Err(status) if matches!(status.code(), Code::NotFound | Code::FailedPrecondition | Code::Unavailable) => {
-                assert!(Instant::now() < deadline, "{what}: still {status:?} after 30 s");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(status) => panic!("{what}: {status:?}"),
-        }
-    }
-}
-
 struct Clients {
     intake: IntakeServiceClient<Channel>,
     routing: RoutingServiceClient<Channel>,
@@ -89,7 +68,7 @@ async fn assignment(c: &mut Clients, token: &str, id: &str) -> v1::Assignment {
 /// Waits until processing knows the assignment (report.dispatched reached it).
 async fn arrived(c: &Clients, token: &str, id: &str) -> v1::Assignment {
     let mut processing = c.processing.clone();
-    eventually("assignment reaches processing", || {
+    eventually_every(100, "assignment reaches processing", || {
         let req = v1::GetAssignmentRequest { assignment_id: id.into() };
         let mut p = processing.clone();
         async move { p.get_assignment(authed(token, req)).await }
@@ -146,7 +125,7 @@ async fn a_report_goes_through_two_agencies_a_return_an_explanation_and_a_send_b
         v1::DispatchTarget { agency_unit_id: CO.into(), lead: false },
     ];
     let routing_client = c.routing.clone();
-    let dispatched = eventually("dispatch", || {
+    let dispatched = eventually_every(100, "dispatch", || {
         let req = v1::DispatchRequest { report_id: report_id.clone(), targets: targets.clone(), note: "Khẩn".into() };
         let token = p.operator.clone();
         let mut r = routing_client.clone();
@@ -195,7 +174,7 @@ async fn a_report_goes_through_two_agencies_a_return_an_explanation_and_a_send_b
     assert_eq!(returned.assignment.unwrap().status, v1::AssignmentStatus::Returned as i32);
 
     // … and the IOC dispatches that share again, to the water company, once routing knows the return.
-    let redispatched = eventually("redispatch", || {
+    let redispatched = eventually_every(100, "redispatch", || {
         let req = v1::RedispatchRequest {
             report_id: report_id.clone(),
             replaces_assignment_id: co.id.clone(),
@@ -423,7 +402,7 @@ async fn a_killed_sweeper_reports_each_missed_deadline_once() {
         let receipt = intake_client.submit_report(authed(&channel, request)).await.unwrap().into_inner();
         let accept = v1::AcceptReportRequest { report_id: receipt.report_id.clone(), category_id: String::new() };
         intake_client.accept_report(authed(&operator, accept)).await.unwrap();
-        let dispatched = eventually("dispatch", || {
+        let dispatched = eventually_every(100, "dispatch", || {
             let req = v1::DispatchRequest {
                 report_id: receipt.report_id.clone(),
                 targets: vec![v1::DispatchTarget { agency_unit_id: LEAD.into(), lead: true }],

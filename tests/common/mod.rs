@@ -365,3 +365,29 @@ pub fn assert_no_personal_data(what: &str, text: &str) {
         assert!(!text.contains(secret), "{what} contains personal data {secret:?}");
     }
 }
+
+/// Retries `call` every `poll_ms` while another service has not folded the fact it needs yet
+/// (events travel through the bus), as a console polling its queue would; any status but the
+/// transient ones fails at once, and 30 s without success fails too.
+pub async fn eventually_every<T, F, Fut>(poll_ms: u64, what: &str, mut call: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, tonic::Status>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match call().await {
+            Ok(value) => return value,
+            Err(status)
+                if matches!(
+                    status.code(),
+                    tonic::Code::NotFound | tonic::Code::FailedPrecondition | tonic::Code::Unavailable
+                ) =>
+            {
+                assert!(Instant::now() < deadline, "{what}: still {status:?} after 30 s");
+                tokio::time::sleep(Duration::from_millis(poll_ms)).await;
+            }
+            Err(status) => panic!("{what}: {status:?}"),
+        }
+    }
+}

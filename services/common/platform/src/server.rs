@@ -93,24 +93,6 @@ impl GrpcServer {
         self.health.clone()
     }
 
-    /// Mounts a service.
-    pub fn add_service<S>(mut self, service: S) -> Self
-    where
-        S: tonic::codegen::Service<
-                tonic::codegen::http::Request<tonic::body::Body>,
-                Response = tonic::codegen::http::Response<tonic::body::Body>,
-                Error = std::convert::Infallible,
-            > + tonic::server::NamedService
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        S::Future: Send + 'static,
-    {
-        self.routes = self.routes.add_service(service);
-        self
-    }
-
     /// Mounts a registered service (see [`crate::service`]); returns the server and the
     /// service's background tasks.
     pub fn mount(mut self, mounted: crate::service::Mounted) -> (Self, Vec<tokio::task::JoinHandle<()>>) {
