@@ -1,6 +1,7 @@
 //! PAHT's platform: what every service shares — configuration, telemetry, auth,
 //! the database and its migrations, the event bus (RabbitMQ and in-process), the
 //! transactional outbox and inbox, and the cache (Redis and in-memory).
+pub mod api;
 pub mod auth;
 pub mod bus;
 pub mod cache;

@@ -171,6 +171,51 @@ type Mount = Box<dyn FnOnce(Routes) -> Routes + Send>;
 pub struct Mounted {
     mount: Mount,
     tasks: Vec<JoinHandle<()>>,
+    clients: Clients,
+}
+
+/// The in-process clients of the services a process hosts, by type: each registration offers
+/// its API's client (`Arc<dyn Trait>`, e.g. `ProcessingClient`) with [`Mounted::with_client`],
+/// and whatever runs in the same process (the demo data, the gateway) takes it with
+/// [`Clients::get`] instead of calling its own process over loopback gRPC.
+#[derive(Clone, Default)]
+pub struct Clients {
+    by_type: std::collections::HashMap<std::any::TypeId, (&'static str, Arc<dyn std::any::Any + Send + Sync>)>,
+}
+
+impl Clients {
+    /// Offers `client`; a second client of the same type replaces the first.
+    pub fn insert<C: std::any::Any + Send + Sync + Clone>(&mut self, client: C) {
+        self.by_type.insert(std::any::TypeId::of::<C>(), (std::any::type_name::<C>(), Arc::new(client)));
+    }
+
+    /// The client of type `C` (e.g. `IntakeClient`), if a hosted service offered one.
+    pub fn get<C: std::any::Any + Send + Sync + Clone>(&self) -> Option<C> {
+        self.by_type.get(&std::any::TypeId::of::<C>()).and_then(|(_, c)| c.downcast_ref::<C>()).cloned()
+    }
+
+    /// Adds every client of `other`.
+    pub fn extend(&mut self, other: Clients) {
+        self.by_type.extend(other.by_type);
+    }
+
+    /// How many clients are offered.
+    pub fn len(&self) -> usize {
+        self.by_type.len()
+    }
+
+    /// Whether no client is offered.
+    pub fn is_empty(&self) -> bool {
+        self.by_type.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Clients {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<&str> = self.by_type.values().map(|(name, _)| *name).collect();
+        names.sort_unstable();
+        f.debug_tuple("Clients").field(&names).finish()
+    }
 }
 
 impl Mounted {
@@ -188,7 +233,23 @@ impl Mounted {
             + 'static,
         S::Future: Send + 'static,
     {
-        Mounted { mount: Box::new(move |routes: Routes| routes.add_service(service)), tasks: Vec::new() }
+        Mounted {
+            mount: Box::new(move |routes: Routes| routes.add_service(service)),
+            tasks: Vec::new(),
+            clients: Clients::default(),
+        }
+    }
+
+    /// Offers the service's in-process client (`Arc<dyn Trait>` of its API) to the rest of
+    /// the process; see [`Clients`].
+    pub fn with_client<C: std::any::Any + Send + Sync + Clone>(mut self, client: C) -> Self {
+        self.clients.insert(client);
+        self
+    }
+
+    /// The in-process clients this service offers.
+    pub fn clients(&self) -> &Clients {
+        &self.clients
     }
 
     /// A background task the runtime waits for at shutdown (it must end when

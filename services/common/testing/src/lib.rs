@@ -2,7 +2,7 @@
 //! database per test ([`run`], on Postgres or SQLite; the test Postgres is named by
 //! `PAHT_TEST_POSTGRES_URL`), tokens per role through the real interceptor ([`Tokens`]), a
 //! settable clock ([`TestClock`]), delivering events to a service's handler ([`deliver`]),
-//! reading a service's outbox ([`outbox`]), and a replica-fed service under test
+//! reading a service's outbox ([`outbox`]), a local gRPC server for remote clients ([`Served`]), and a replica-fed service under test
 //! ([`Harness`]) with the report stories other services would publish ([`Story`]).
 //!
 //! Service-specific builders stay in each crate's `tests/common`; this crate depends on no
@@ -12,6 +12,7 @@ mod auth;
 mod clock;
 mod db;
 mod harness;
+mod served;
 mod story;
 
 pub use paht_platform::testing::{
@@ -22,6 +23,7 @@ pub use self::auth::{Intercept, Tokens, bearer};
 pub use self::clock::{TestClock, vn};
 pub use self::db::{TestDb, count, deliver, deliver_all, outbox, outbox_keys, run};
 pub use self::harness::{Harness, fields};
+pub use self::served::Served;
 pub use self::story::{Story, ioc_actor};
 
 /// Declares `name::postgres` and `name::sqlite` for each scenario `name`, each calling

@@ -13,8 +13,14 @@
 //! ([`Caller::new`], e.g. a job acting in-process) works locally; a remote client refuses it as
 //! unauthenticated rather than inventing credentials.
 //!
-//! The token is never printed by `Debug` nor logged.
+//! The token (and the peer address) is never printed by `Debug` nor logged.
+//!
+//! A caller may also carry the network address the call came from ([`Caller::peer`]): intake
+//! keys its rate limits by it when no relay vouches for the origin. It is the address of the
+//! process that called the API, so it is not forwarded to another process (that process sees
+//! its direct caller's address).
 
+use std::net::SocketAddr;
 use std::ops::Deref;
 
 use tonic::{Request, Status};
@@ -29,18 +35,19 @@ use crate::error::ApiError;
 pub struct Caller {
     auth: AuthContext,
     token: Option<String>,
+    peer: Option<SocketAddr>,
 }
 
 impl Caller {
     /// A caller known by its verified identity only: usable in-process, refused by remote
     /// clients (there is no token to forward).
     pub fn new(auth: AuthContext) -> Self {
-        Caller { auth, token: None }
+        Caller { auth, token: None, peer: None }
     }
 
     /// A caller whose identity was verified from `token` (by the caller of this function).
     pub fn with_token(auth: AuthContext, token: impl Into<String>) -> Self {
-        Caller { auth, token: Some(token.into()) }
+        Caller { auth, token: Some(token.into()), peer: None }
     }
 
     /// Verifies `token` and returns its caller, carrying the token (how the gateway turns an
@@ -57,7 +64,18 @@ impl Caller {
         // The guard verified this very metadata, so it parses; a request built in-process with
         // a context but no metadata simply has no token to forward.
         let token = bearer_from_metadata(request.metadata()).ok().flatten().map(str::to_owned);
-        Ok(Caller { auth, token })
+        Ok(Caller { auth, token, peer: request.remote_addr() })
+    }
+
+    /// The same caller, calling from `peer` (the gateway sets the HTTP client's address).
+    pub fn with_peer(mut self, peer: SocketAddr) -> Self {
+        self.peer = Some(peer);
+        self
+    }
+
+    /// The network address the call came from, when known.
+    pub fn peer(&self) -> Option<SocketAddr> {
+        self.peer
     }
 
     /// The verified identity.
@@ -103,6 +121,8 @@ impl std::fmt::Debug for Caller {
         f.debug_struct("Caller")
             .field("auth", &self.auth)
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            // A citizen's address is personal data: never in a log either.
+            .field("peer", &self.peer.map(|_| "<redacted>"))
             .finish()
     }
 }
