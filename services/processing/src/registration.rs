@@ -1,11 +1,13 @@
 //! Processing as the runtime mounts it: its migrations, its replica consumer and its gRPC
 //! service behind the authentication guard.
 
+use std::sync::Arc;
+
 use paht_platform::auth::AuthGuard;
 use paht_platform::service::{Host, HostError, Mounted, Registration, Views};
 use paht_proto::v1::processing_service_server::ProcessingServiceServer;
 
-use crate::{ProcessingMigrator, ProcessingParts, ProcessingService};
+use crate::{ProcessingClient, ProcessingMigrator, ProcessingParts, ProcessingService};
 
 /// Processing's entry in the runtime's registry.
 pub const REGISTRATION: Registration = Registration {
@@ -20,14 +22,14 @@ pub const REGISTRATION: Registration = Registration {
 };
 
 async fn start(host: Host) -> Result<Mounted, HostError> {
-    let service = ProcessingService::new(ProcessingParts {
+    let service = Arc::new(ProcessingService::new(ProcessingParts {
         db: host.db.clone(),
         calendar: host.calendar.clone(),
         instance: host.instance(),
         notifier: Some(host.notifier.clone()),
-    });
+    }));
     let consumer =
         host.subscribe(crate::subscription(), crate::consumer(host.db.clone(), host.calendar.clone())).await?;
-    let served = AuthGuard::new(ProcessingServiceServer::new(service), host.authenticator.clone());
-    Ok(Mounted::new(served).with_task(consumer))
+    let served = AuthGuard::new(ProcessingServiceServer::from_arc(Arc::clone(&service)), host.authenticator.clone());
+    Ok(Mounted::new(served).with_client::<ProcessingClient>(service).with_task(consumer))
 }

@@ -5,7 +5,8 @@
 //! Spans carry report and assignment ids only.
 //!
 //! The logic is [`Processing`] implemented on [`ProcessingService`] (the in-process client);
-//! the generated tonic trait is a thin adapter over it.
+//! the generated tonic trait is a thin adapter over it, written by `paht_platform::service_api!`
+//! in [`crate::api`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,9 +21,7 @@ use paht_platform::db::{Db, RelayNotifier};
 use paht_platform::replica::{self, Replica};
 use paht_proto::convert;
 use paht_proto::v1;
-use paht_proto::v1::processing_service_server::ProcessingService as ProcessingApi;
 use sea_orm::ConnectionTrait;
-use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::api::Processing;
@@ -408,111 +407,5 @@ impl Processing for ProcessingService {
         caller.require_role(ASSIGNMENT_READERS)?;
         let (assignment, report) = self.read(self.parts.db.conn(), caller, &request.assignment_id).await?;
         Ok(v1::GetAssignmentResponse { assignment: Some(assignment), report: Some(report) })
-    }
-}
-
-/// The tonic service: a thin adapter that takes the [`Caller`] from the verified request, calls
-/// [`Processing`] and maps its error to a `Status`. Mounted behind
-/// `paht_platform::auth::AuthGuard`, which verifies the token and puts the caller in the request.
-#[tonic::async_trait]
-impl ProcessingApi for ProcessingService {
-    async fn list_inbox(
-        &self,
-        request: Request<v1::ListInboxRequest>,
-    ) -> Result<Response<v1::ListInboxResponse>, Status> {
-        let caller = Caller::from_request(&request)?;
-        Ok(Response::new(Processing::list_inbox(self, &caller, request.into_inner()).await?))
-    }
-
-    async fn return_assignment(
-        &self,
-        request: Request<v1::ReturnAssignmentRequest>,
-    ) -> Result<Response<v1::ReturnAssignmentResponse>, Status> {
-        let caller = Caller::from_request(&request)?;
-        Ok(Response::new(Processing::return_assignment(self, &caller, request.into_inner()).await?))
-    }
-
-    async fn explain_assignment(
-        &self,
-        request: Request<v1::ExplainAssignmentRequest>,
-    ) -> Result<Response<v1::ExplainAssignmentResponse>, Status> {
-        let caller = Caller::from_request(&request)?;
-        Ok(Response::new(Processing::explain_assignment(self, &caller, request.into_inner()).await?))
-    }
-
-    async fn submit_result(
-        &self,
-        request: Request<v1::SubmitResultRequest>,
-    ) -> Result<Response<v1::SubmitResultResponse>, Status> {
-        let caller = Caller::from_request(&request)?;
-        Ok(Response::new(Processing::submit_result(self, &caller, request.into_inner()).await?))
-    }
-
-    async fn approve_result(
-        &self,
-        request: Request<v1::ApproveResultRequest>,
-    ) -> Result<Response<v1::ApproveResultResponse>, Status> {
-        let caller = Caller::from_request(&request)?;
-        Ok(Response::new(Processing::approve_result(self, &caller, request.into_inner()).await?))
-    }
-
-    async fn send_back_result(
-        &self,
-        request: Request<v1::SendBackResultRequest>,
-    ) -> Result<Response<v1::SendBackResultResponse>, Status> {
-        let caller = Caller::from_request(&request)?;
-        Ok(Response::new(Processing::send_back_result(self, &caller, request.into_inner()).await?))
-    }
-
-    async fn get_assignment(
-        &self,
-        request: Request<v1::GetAssignmentRequest>,
-    ) -> Result<Response<v1::GetAssignmentResponse>, Status> {
-        let caller = Caller::from_request(&request)?;
-        Ok(Response::new(Processing::get_assignment(self, &caller, request.into_inner()).await?))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn attachment_ids_must_be_distinct_uuids() {
-        let a = Uuid::from_u128(1).to_string();
-        assert_eq!(attachment_ids(std::slice::from_ref(&a)).unwrap(), vec![a.clone()]);
-        // Normalised: any accepted spelling becomes the hyphenated lowercase form.
-        let upper = Uuid::from_u128(2).simple().to_string().to_uppercase();
-        assert_eq!(attachment_ids(&[upper]).unwrap(), vec![Uuid::from_u128(2).to_string()]);
-        let Err(ProcessingError::Invalid(problems)) = attachment_ids(&[a.clone(), "x".into(), a.clone()]) else {
-            panic!("refused");
-        };
-        let fields: Vec<&str> = problems.iter().map(|(f, _)| f.as_str()).collect();
-        assert_eq!(fields, vec!["attachment_ids[1]", "attachment_ids[2]"]);
-        let many = vec![a; MAX_RESULT_ATTACHMENTS + 1];
-        assert!(matches!(attachment_ids(&many), Err(ProcessingError::Invalid(p)) if p[0].0 == "attachment_ids"));
-    }
-
-    // R8.2a: the explanation and its date are required and must be a real date.
-    #[test]
-    fn expected_date_is_required_and_real_r8_2a() {
-        let field = |r: Result<chrono::NaiveDate, ProcessingError>| match r {
-            Err(ProcessingError::Invalid(p)) => p[0].0.clone(),
-            other => panic!("{other:?}"),
-        };
-        assert_eq!(field(expected_date(None)), "explanation");
-        let mut e = v1::Explanation { reason: "r".into(), expected_completion_date: None, explained_at: None };
-        assert_eq!(field(expected_date(Some(&e))), "explanation.expected_completion_date");
-        e.expected_completion_date = Some(v1::Date { year: 2027, month: 2, day: 30 });
-        assert_eq!(field(expected_date(Some(&e))), "explanation.expected_completion_date");
-        e.expected_completion_date = Some(v1::Date { year: 2027, month: 3, day: 19 });
-        assert_eq!(expected_date(Some(&e)).unwrap(), chrono::NaiveDate::from_ymd_opt(2027, 3, 19).unwrap());
-    }
-
-    #[test]
-    fn requested_statuses_refuse_unspecified_and_unknown() {
-        assert_eq!(requested_status(0, v1::AssignmentStatus::Approved as i32).unwrap(), AssignmentStatus::Approved);
-        assert!(matches!(requested_status(1, 0), Err(ProcessingError::Invalid(p)) if p[0].0 == "statuses[1]"));
-        assert!(matches!(requested_status(2, 99), Err(ProcessingError::Invalid(p)) if p[0].0 == "statuses[2]"));
     }
 }

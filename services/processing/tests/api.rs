@@ -14,36 +14,27 @@ use paht_platform::error::ApiError;
 use paht_processing::{ProcessingClient, ProcessingGrpcClient};
 use paht_proto::v1;
 use paht_proto::v1::processing_service_server::ProcessingServiceServer;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
-use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
+use paht_testing::Served;
 
 /// The service under test served on 127.0.0.1:0 behind `AuthGuard`, and a remote client of it.
 struct Remote {
     client: ProcessingClient,
-    stop: oneshot::Sender<()>,
-    server: JoinHandle<Result<(), tonic::transport::Error>>,
+    served: Served,
 }
 
 impl Remote {
     async fn serve(h: &Harness) -> Remote {
-        let incoming = TcpIncoming::bind(([127, 0, 0, 1], 0).into()).expect("a local port");
-        let addr = incoming.local_addr().expect("its address");
-        let served = AuthGuard::new(ProcessingServiceServer::from_arc(Arc::clone(&h.svc)), h.tokens.authenticator());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server =
-            tokio::spawn(Server::builder().add_service(served).serve_with_incoming_shutdown(incoming, async move {
-                let _ = stopped.await;
-            }));
-        let client = ProcessingGrpcClient::connect(format!("http://{addr}")).await.expect("connected");
-        Remote { client: Arc::new(client), stop, server }
+        let served = Served::start(AuthGuard::new(
+            ProcessingServiceServer::from_arc(Arc::clone(&h.svc)),
+            h.tokens.authenticator(),
+        ));
+        let client = ProcessingGrpcClient::connect(served.uri().to_owned()).await.expect("connected");
+        Remote { client: Arc::new(client), served }
     }
 
     async fn stop(self) {
         drop(self.client);
-        let _ = self.stop.send(());
-        self.server.await.expect("the server task").expect("the server");
+        self.served.stop().await;
     }
 }
 
