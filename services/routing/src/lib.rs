@@ -11,10 +11,14 @@
 //! - [`directory`], [`rules`]: the shipped directory of Vĩnh Long and its routing rules (pure).
 //! - [`store`]: the directory with the administrators' changes, `cases`, `redispatches`.
 //! - [`RoutingMigrator`]: the platform's tables, `report_replicas`, routing's, `deadlines`.
-//! - [`RoutingService`]: the tonic service; build it with [`build`].
+//! - [`Routing`]: the API as a Rust trait; a caller holds a [`RoutingClient`], the service
+//!   itself in one process or a [`RoutingGrpcClient`] across processes.
+//! - [`RoutingService`]: implements [`Routing`], and the tonic service as a thin adapter over
+//!   it; build it with [`build`].
 //! - [`consumer`], [`QUEUE`], [`subscription`]: the replica consumer.
 //! - [`deadlines`]: the deadline sweeper; [`RoutingService::sweeper`] builds it.
 
+pub mod api;
 mod config;
 pub mod deadlines;
 pub mod directory;
@@ -33,6 +37,7 @@ use paht_platform::bus::{Handler, Subscription};
 use paht_platform::db::Db;
 use paht_platform::replica::{self, ReplicaConsumer};
 
+pub use api::{Routing, RoutingClient, RoutingGrpcClient};
 pub use config::RoutingConfig;
 pub use error::RoutingError;
 pub use hook::CaseIndex;

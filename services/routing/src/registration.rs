@@ -2,13 +2,15 @@
 //! consumer, the deadline sweeper (one active replica, under a lease) and its gRPC service
 //! behind the authentication guard.
 
+use std::sync::Arc;
+
 use paht_platform::auth::AuthGuard;
 use paht_platform::service::{Host, HostError, Mounted, Registration, Views};
 use paht_proto::v1::routing_service_server::RoutingServiceServer;
 
 use crate::directory::Directory;
 use crate::rules::RoutingRules;
-use crate::{RoutingConfig, RoutingMigrator, RoutingParts, RoutingService};
+use crate::{RoutingClient, RoutingConfig, RoutingMigrator, RoutingParts, RoutingService};
 
 /// Routing's entry in the runtime's registry.
 pub const REGISTRATION: Registration = Registration {
@@ -29,7 +31,7 @@ async fn start(host: Host) -> Result<Mounted, HostError> {
     let directory = Directory::shipped();
     let rules = RoutingRules::shipped(&directory)
         .map_err(|e| HostError::Start { service: "routing", message: format!("the shipped routing rules: {e}") })?;
-    let service = RoutingService::new(RoutingParts {
+    let service = Arc::new(RoutingService::new(RoutingParts {
         db: host.db.clone(),
         cache: host.cache.clone(),
         calendar: host.calendar.clone(),
@@ -38,9 +40,9 @@ async fn start(host: Host) -> Result<Mounted, HostError> {
         directory,
         rules,
         config,
-    });
+    }));
     let consumer = host.subscribe(crate::subscription(), service.consumer()).await?;
     let sweeper = service.sweeper().spawn(host.background.clone());
-    let served = AuthGuard::new(RoutingServiceServer::new(service), host.authenticator.clone());
-    Ok(Mounted::new(served).with_task(consumer).with_task(sweeper))
+    let served = AuthGuard::new(RoutingServiceServer::from_arc(Arc::clone(&service)), host.authenticator.clone());
+    Ok(Mounted::new(served).with_client::<RoutingClient>(service).with_task(consumer).with_task(sweeper))
 }

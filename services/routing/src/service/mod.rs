@@ -1,4 +1,4 @@
-//! The gRPC `RoutingService`: dispatch (R7.3b), re-dispatch after a return (R8.2b) or a reopen
+//! The routing service — dispatch (R7.3b), re-dispatch after a return (R8.2b) or a reopen
 //! (R11.3), escalation (R8.2c, R4.4) and the provincial office's directives, agency and
 //! duplicate suggestions, duplicate links, and the directory (units, categories R13.5/R14.6,
 //! focal officers R14.3/R18.1).
@@ -20,16 +20,15 @@ use chrono::{DateTime, Utc};
 use paht_domain::actor::Role;
 use paht_domain::calendar::WorkingCalendar;
 use paht_domain::ids::{ReportId, UnitId};
-use paht_platform::auth::{AuthContext, caller};
+use paht_platform::auth::{AuthContext, Caller};
 use paht_platform::bus::Handler;
 use paht_platform::cache::Cache;
 use paht_platform::db::{Db, RelayNotifier};
 use paht_platform::replica::{self, Replica};
 use paht_proto::v1;
-use paht_proto::v1::routing_service_server::RoutingService as RoutingApi;
 use sea_orm::DatabaseTransaction;
-use tonic::{Request, Response, Status};
 
+use crate::api::Routing;
 use crate::config::RoutingConfig;
 use crate::deadlines::Sweeper;
 use crate::directory::Directory;
@@ -201,126 +200,137 @@ impl RoutingService {
     }
 }
 
-#[tonic::async_trait]
-impl RoutingApi for RoutingService {
+/// The business logic of every RPC; the tonic service is the adapter `paht_platform::service_api!`
+/// writes over it (see [`crate::api`]).
+#[async_trait::async_trait]
+impl Routing for RoutingService {
     #[tracing::instrument(name = "suggest_agencies", skip_all, fields(report_id))]
     async fn suggest_agencies(
         &self,
-        request: Request<v1::SuggestAgenciesRequest>,
-    ) -> Result<Response<v1::SuggestAgenciesResponse>, Status> {
-        let auth = caller(&request)?;
-        auth.require_role(ADVISED)?;
-        Ok(Response::new(self.suggest_agencies_for(auth, request.get_ref()).await?))
+        caller: &Caller,
+        request: v1::SuggestAgenciesRequest,
+    ) -> Result<v1::SuggestAgenciesResponse, RoutingError> {
+        caller.require_role(ADVISED)?;
+        self.suggest_agencies_for(caller, &request).await
     }
 
     #[tracing::instrument(name = "dispatch", skip_all, fields(report_id))]
-    async fn dispatch(&self, request: Request<v1::DispatchRequest>) -> Result<Response<v1::DispatchResponse>, Status> {
-        let auth = caller(&request)?;
-        auth.require_role(OPERATORS)?;
-        Ok(Response::new(self.dispatch_report(auth, request.get_ref()).await?))
+    async fn dispatch(
+        &self,
+        caller: &Caller,
+        request: v1::DispatchRequest,
+    ) -> Result<v1::DispatchResponse, RoutingError> {
+        caller.require_role(OPERATORS)?;
+        self.dispatch_report(caller, &request).await
     }
 
     #[tracing::instrument(name = "redispatch", skip_all, fields(report_id))]
     async fn redispatch(
         &self,
-        request: Request<v1::RedispatchRequest>,
-    ) -> Result<Response<v1::RedispatchResponse>, Status> {
-        let auth = caller(&request)?;
-        auth.require_role(OPERATORS)?;
-        Ok(Response::new(self.redispatch_report(auth, request.get_ref()).await?))
+        caller: &Caller,
+        request: v1::RedispatchRequest,
+    ) -> Result<v1::RedispatchResponse, RoutingError> {
+        caller.require_role(OPERATORS)?;
+        self.redispatch_report(caller, &request).await
     }
 
     #[tracing::instrument(name = "escalate", skip_all, fields(report_id))]
-    async fn escalate(&self, request: Request<v1::EscalateRequest>) -> Result<Response<v1::EscalateResponse>, Status> {
-        let auth = caller(&request)?;
-        auth.require_role(OPERATORS)?;
-        Ok(Response::new(self.escalate_report(auth, request.get_ref()).await?))
+    async fn escalate(
+        &self,
+        caller: &Caller,
+        request: v1::EscalateRequest,
+    ) -> Result<v1::EscalateResponse, RoutingError> {
+        caller.require_role(OPERATORS)?;
+        self.escalate_report(caller, &request).await
     }
 
     #[tracing::instrument(name = "issue_directive", skip_all, fields(report_id))]
     async fn issue_directive(
         &self,
-        request: Request<v1::IssueDirectiveRequest>,
-    ) -> Result<Response<v1::IssueDirectiveResponse>, Status> {
-        let auth = caller(&request)?;
-        auth.require_role(DIRECTORS)?;
-        Ok(Response::new(self.direct_report(auth, request.get_ref()).await?))
+        caller: &Caller,
+        request: v1::IssueDirectiveRequest,
+    ) -> Result<v1::IssueDirectiveResponse, RoutingError> {
+        caller.require_role(DIRECTORS)?;
+        self.direct_report(caller, &request).await
     }
 
     #[tracing::instrument(name = "suggest_duplicates", skip_all, fields(report_id))]
     async fn suggest_duplicates(
         &self,
-        request: Request<v1::SuggestDuplicatesRequest>,
-    ) -> Result<Response<v1::SuggestDuplicatesResponse>, Status> {
-        let auth = caller(&request)?;
-        auth.require_role(ADVISED)?;
-        Ok(Response::new(self.suggest_duplicates_for(auth, request.get_ref()).await?))
+        caller: &Caller,
+        request: v1::SuggestDuplicatesRequest,
+    ) -> Result<v1::SuggestDuplicatesResponse, RoutingError> {
+        caller.require_role(ADVISED)?;
+        self.suggest_duplicates_for(caller, &request).await
     }
 
     #[tracing::instrument(name = "link_duplicate", skip_all, fields(report_id))]
     async fn link_duplicate(
         &self,
-        request: Request<v1::LinkDuplicateRequest>,
-    ) -> Result<Response<v1::LinkDuplicateResponse>, Status> {
-        let auth = caller(&request)?;
-        auth.require_role(OPERATORS)?;
-        Ok(Response::new(self.link(auth, request.get_ref()).await?))
+        caller: &Caller,
+        request: v1::LinkDuplicateRequest,
+    ) -> Result<v1::LinkDuplicateResponse, RoutingError> {
+        caller.require_role(OPERATORS)?;
+        self.link(caller, &request).await
     }
 
     #[tracing::instrument(name = "list_units", skip_all)]
     async fn list_units(
         &self,
-        request: Request<v1::ListUnitsRequest>,
-    ) -> Result<Response<v1::ListUnitsResponse>, Status> {
-        caller(&request)?.require_role(DIRECTORY_READERS)?;
-        Ok(Response::new(self.units(request.get_ref()).await?))
+        caller: &Caller,
+        request: v1::ListUnitsRequest,
+    ) -> Result<v1::ListUnitsResponse, RoutingError> {
+        caller.require_role(DIRECTORY_READERS)?;
+        self.units(&request).await
     }
 
     #[tracing::instrument(name = "list_categories", skip_all)]
     async fn list_categories(
         &self,
-        request: Request<v1::ListCategoriesRequest>,
-    ) -> Result<Response<v1::ListCategoriesResponse>, Status> {
-        caller(&request)?.require_role(DIRECTORY_READERS)?;
-        Ok(Response::new(self.categories(request.get_ref()).await?))
+        caller: &Caller,
+        request: v1::ListCategoriesRequest,
+    ) -> Result<v1::ListCategoriesResponse, RoutingError> {
+        caller.require_role(DIRECTORY_READERS)?;
+        self.categories(&request).await
     }
 
     #[tracing::instrument(name = "upsert_category", skip_all)]
     async fn upsert_category(
         &self,
-        request: Request<v1::UpsertCategoryRequest>,
-    ) -> Result<Response<v1::UpsertCategoryResponse>, Status> {
-        let auth = caller(&request)?;
-        auth.require_role(DIRECTORY_ADMINS)?;
-        Ok(Response::new(self.upsert(auth, request.get_ref()).await?))
+        caller: &Caller,
+        request: v1::UpsertCategoryRequest,
+    ) -> Result<v1::UpsertCategoryResponse, RoutingError> {
+        caller.require_role(DIRECTORY_ADMINS)?;
+        self.upsert(caller, &request).await
     }
 
     #[tracing::instrument(name = "retire_category", skip_all)]
     async fn retire_category(
         &self,
-        request: Request<v1::RetireCategoryRequest>,
-    ) -> Result<Response<v1::RetireCategoryResponse>, Status> {
-        let auth = caller(&request)?;
-        auth.require_role(DIRECTORY_ADMINS)?;
-        Ok(Response::new(self.retire(auth, request.get_ref()).await?))
+        caller: &Caller,
+        request: v1::RetireCategoryRequest,
+    ) -> Result<v1::RetireCategoryResponse, RoutingError> {
+        caller.require_role(DIRECTORY_ADMINS)?;
+        self.retire(caller, &request).await
     }
 
     #[tracing::instrument(name = "list_focal_points", skip_all)]
     async fn list_focal_points(
         &self,
-        request: Request<v1::ListFocalPointsRequest>,
-    ) -> Result<Response<v1::ListFocalPointsResponse>, Status> {
-        caller(&request)?.require_role(DIRECTORY_READERS)?;
-        Ok(Response::new(self.focal_points(request.get_ref()).await?))
+        caller: &Caller,
+        request: v1::ListFocalPointsRequest,
+    ) -> Result<v1::ListFocalPointsResponse, RoutingError> {
+        caller.require_role(DIRECTORY_READERS)?;
+        self.focal_points(&request).await
     }
 
     #[tracing::instrument(name = "set_focal_points", skip_all)]
     async fn set_focal_points(
         &self,
-        request: Request<v1::SetFocalPointsRequest>,
-    ) -> Result<Response<v1::SetFocalPointsResponse>, Status> {
-        let auth = caller(&request)?;
-        auth.require_role(DIRECTORY_ADMINS)?;
-        Ok(Response::new(self.set_focal(auth, request.get_ref()).await?))
+        caller: &Caller,
+        request: v1::SetFocalPointsRequest,
+    ) -> Result<v1::SetFocalPointsResponse, RoutingError> {
+        caller.require_role(DIRECTORY_ADMINS)?;
+        self.set_focal(caller, &request).await
     }
 }
