@@ -4,9 +4,13 @@
 //!
 //! - [`IntakeMigrator`]: the platform's tables, then `reports`, `reporters`, `attachments`, `audit_log`.
 //! - [`store`]: portable queries over any connection or transaction.
-//! - [`IntakeService`]: the tonic service; build it with [`build`].
+//! - [`Intake`]: the API as a Rust trait; a caller holds an [`IntakeClient`], the service itself
+//!   in one process or an [`IntakeGrpcClient`] across processes.
+//! - [`IntakeService`]: implements [`Intake`], and the tonic service as a thin adapter over it;
+//!   build it with [`build`].
 //! - [`vault`], [`blob`]: the identity vault and the attachment store.
 
+pub mod api;
 pub mod blob;
 pub mod config;
 mod error;
@@ -17,11 +21,12 @@ mod service;
 pub mod store;
 pub mod vault;
 
+pub use api::{Intake, IntakeClient, IntakeGrpcClient, UploadStream};
 pub use config::{IntakeConfig, Limit, RateLimits};
 pub use error::IntakeError;
 pub use error::LimitScope;
 pub use migration::IntakeMigrator;
-pub use registration::REGISTRATION;
+pub use registration::{ANONYMOUS, REGISTRATION};
 pub use service::{IntakeParts, IntakeService, channel_from_name, channel_name};
 
 /// Migrates the service's database and returns the service, ready to mount behind

@@ -12,7 +12,7 @@ use paht_proto::v1::intake_service_server::IntakeServiceServer;
 
 use crate::blob::{BlobBackend, BlobConfig, BlobStore};
 use crate::vault::{Vault, VaultConfig, VaultKey};
-use crate::{IntakeConfig, IntakeMigrator, IntakeParts, IntakeService};
+use crate::{IntakeClient, IntakeConfig, IntakeMigrator, IntakeParts, IntakeService};
 
 /// Intake's entry in the runtime's registry.
 pub const REGISTRATION: Registration = Registration {
@@ -28,8 +28,8 @@ pub const REGISTRATION: Registration = Registration {
 
 const SECTION: &str = "intake";
 
-/// Methods callable without a token.
-const ANONYMOUS: [&str; 1] = ["/paht.v1.IntakeService/GetReportByTrackingCode"];
+/// Methods callable without a token: the public lookup by tracking code (R3.2).
+pub const ANONYMOUS: [&str; 1] = ["/paht.v1.IntakeService/GetReportByTrackingCode"];
 
 fn config_error(message: impl Into<String>) -> HostError {
     HostError::Config { section: SECTION, message: message.into() }
@@ -57,7 +57,7 @@ async fn start(host: Host) -> Result<Mounted, HostError> {
     });
     let vault = Vault::new(&vault_config).map_err(|e| config_error(format!("vault: {e}")))?;
     let blobs = BlobStore::new(&blob_config).map_err(|e| config_error(format!("blobs: {e}")))?;
-    let service = IntakeService::new(IntakeParts {
+    let service = Arc::new(IntakeService::new(IntakeParts {
         db: host.db.clone(),
         cache: host.cache.clone(),
         vault: Arc::new(vault),
@@ -68,12 +68,12 @@ async fn start(host: Host) -> Result<Mounted, HostError> {
         phone_pepper: pepper.into_bytes(),
         limits: config.limits,
         notifier: Some(host.notifier.clone()),
-    });
+    }));
     // Follows the report after the check, for the check queue and the public lookup.
     let follower = host
         .subscribe(crate::follow::subscription(), crate::follow::consumer(host.db.clone(), host.calendar.clone()))
         .await?;
-    let served =
-        AuthGuard::new(IntakeServiceServer::new(service), host.authenticator.clone()).allow_anonymous(ANONYMOUS);
-    Ok(Mounted::new(served).with_task(follower))
+    let served = AuthGuard::new(IntakeServiceServer::from_arc(Arc::clone(&service)), host.authenticator.clone())
+        .allow_anonymous(ANONYMOUS);
+    Ok(Mounted::new(served).with_client::<IntakeClient>(service).with_task(follower))
 }

@@ -1,4 +1,4 @@
-//! The gRPC `IntakeService`: submission with idempotency, the completeness check
+//! The intake service — submission with idempotency, the completeness check
 //! (accept / refuse), staff and public reads, and the audited read of the reporter.
 //! Spans carry report ids only; personal data is never logged.
 
@@ -15,14 +15,13 @@ use paht_domain::ids::UnitId;
 use paht_domain::lifecycle::Command;
 use paht_domain::tracking::TrackingCode;
 use paht_domain::validation::SubmissionRules;
-use paht_platform::auth::caller;
+use paht_platform::auth::Caller;
 use paht_platform::cache::Cache;
 use paht_platform::db::{Db, RelayNotifier, outbox};
 use paht_proto::v1;
-use paht_proto::v1::intake_service_server::IntakeService as IntakeApi;
-use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
+use crate::api::{Intake, UploadStream};
 use crate::blob::BlobStore;
 use crate::error::IntakeError;
 use crate::store::{self, audit};
@@ -120,40 +119,40 @@ impl IntakeService {
     }
 }
 
-#[tonic::async_trait]
-impl IntakeApi for IntakeService {
+/// The business logic of every RPC; the tonic service is the adapter `paht_platform::service_api!`
+/// writes over it (see [`crate::api`]).
+#[async_trait::async_trait]
+impl Intake for IntakeService {
     #[tracing::instrument(name = "submit_report", skip_all, fields(report_id))]
     async fn submit_report(
         &self,
-        request: Request<v1::SubmitReportRequest>,
-    ) -> Result<Response<v1::SubmitReportResponse>, Status> {
-        let auth = caller(&request)?.clone();
-        auth.require_role(SUBMITTERS)?;
-        let peer = request.remote_addr();
-        Ok(Response::new(self.submit(&auth, peer, request.into_inner()).await?))
+        caller: &Caller,
+        request: v1::SubmitReportRequest,
+    ) -> Result<v1::SubmitReportResponse, IntakeError> {
+        caller.require_role(SUBMITTERS)?;
+        self.submit(caller, caller.peer(), request).await
     }
 
     #[tracing::instrument(name = "upload_attachment", skip_all, fields(attachment_id))]
     async fn upload_attachment(
         &self,
-        request: Request<tonic::Streaming<v1::UploadAttachmentRequest>>,
-    ) -> Result<Response<v1::UploadAttachmentResponse>, Status> {
-        let auth = caller(&request)?.clone();
-        auth.require_role(SUBMITTERS)?;
-        let peer = request.remote_addr();
-        let attachment = self.upload(&auth, peer, request.into_inner()).await?;
-        Ok(Response::new(v1::UploadAttachmentResponse { attachment: Some(attachment) }))
+        caller: &Caller,
+        messages: UploadStream,
+    ) -> Result<v1::UploadAttachmentResponse, IntakeError> {
+        caller.require_role(SUBMITTERS)?;
+        let attachment = self.upload(caller, caller.peer(), messages).await?;
+        Ok(v1::UploadAttachmentResponse { attachment: Some(attachment) })
     }
 
     #[tracing::instrument(name = "get_report_by_tracking_code", skip_all, fields(report_id))]
     async fn get_report_by_tracking_code(
         &self,
-        request: Request<v1::GetReportByTrackingCodeRequest>,
-    ) -> Result<Response<v1::GetReportByTrackingCodeResponse>, Status> {
+        request: v1::GetReportByTrackingCodeRequest,
+    ) -> Result<v1::GetReportByTrackingCodeResponse, IntakeError> {
         // Anonymous by design: the code itself is the credential (mounted behind AuthGuard's
         // anonymous list).
         let code: TrackingCode =
-            request.get_ref().tracking_code.parse().map_err(|e: paht_domain::tracking::TrackingCodeError| {
+            request.tracking_code.parse().map_err(|e: paht_domain::tracking::TrackingCodeError| {
                 IntakeError::field("tracking_code", e.to_string())
             })?;
         let conn = self.parts.db.conn();
@@ -163,39 +162,38 @@ impl IntakeApi for IntakeService {
         tracing::Span::current().record("report_id", tracing::field::display(row.id));
         let state = store::lifecycle_of(&row)?;
         let display = store::find_reporter(conn, row.id).await?.and_then(|r| r.display_name);
-        Ok(Response::new(v1::GetReportByTrackingCodeResponse {
-            report: Some(mapping::public_view(&row, &state, display)),
-        }))
+        Ok(v1::GetReportByTrackingCodeResponse { report: Some(mapping::public_view(&row, &state, display)) })
     }
 
     #[tracing::instrument(name = "get_report", skip_all, fields(report_id))]
     async fn get_report(
         &self,
-        request: Request<v1::GetReportRequest>,
-    ) -> Result<Response<v1::GetReportResponse>, Status> {
-        caller(&request)?.require_role(STAFF_READERS)?;
-        let id = IntakeError::parse_uuid("report_id", &request.get_ref().report_id)?;
+        caller: &Caller,
+        request: v1::GetReportRequest,
+    ) -> Result<v1::GetReportResponse, IntakeError> {
+        caller.require_role(STAFF_READERS)?;
+        let id = IntakeError::parse_uuid("report_id", &request.report_id)?;
         tracing::Span::current().record("report_id", tracing::field::display(id));
         let conn = self.parts.db.conn();
         let row = store::find_report(conn, id).await?.ok_or_else(|| IntakeError::NotFound(format!("report {id}")))?;
         let state = store::lifecycle_of(&row)?;
         let attachments = store::attachments_of(conn, id).await?;
-        Ok(Response::new(v1::GetReportResponse { report: Some(mapping::report(&row, &state, &attachments)) }))
+        Ok(v1::GetReportResponse { report: Some(mapping::report(&row, &state, &attachments)) })
     }
 
     #[tracing::instrument(name = "list_check_queue", skip_all)]
     async fn list_check_queue(
         &self,
-        request: Request<v1::ListCheckQueueRequest>,
-    ) -> Result<Response<v1::ListCheckQueueResponse>, Status> {
-        let auth = caller(&request)?;
-        auth.require_role(QUEUE_READERS)?;
-        let req = request.get_ref();
+        caller: &Caller,
+        request: v1::ListCheckQueueRequest,
+    ) -> Result<v1::ListCheckQueueResponse, IntakeError> {
+        caller.require_role(QUEUE_READERS)?;
+        let req = &request;
         let instance =
-            if req.instance_id.trim().is_empty() { auth.unit().clone() } else { UnitId::new(req.instance_id.trim()) };
+            if req.instance_id.trim().is_empty() { caller.unit().clone() } else { UnitId::new(req.instance_id.trim()) };
         // An operator sees the queue of their own IOC only.
-        if auth.role() == Role::IocOperator {
-            auth.require_unit(&instance)?;
+        if caller.role() == Role::IocOperator {
+            caller.require_unit(&instance)?;
         }
         let page = req.page.clone().unwrap_or_default();
         let limit = match u64::from(page.page_size) {
@@ -215,18 +213,18 @@ impl IntakeApi for IntakeService {
             reports.push(mapping::report(row, &state, &store::attachments_of(conn, row.id).await?));
         }
         let next_page_token = if more { (offset + limit).to_string() } else { String::new() };
-        Ok(Response::new(v1::ListCheckQueueResponse { reports, next_page_token }))
+        Ok(v1::ListCheckQueueResponse { reports, next_page_token })
     }
 
     #[tracing::instrument(name = "accept_report", skip_all, fields(report_id))]
     async fn accept_report(
         &self,
-        request: Request<v1::AcceptReportRequest>,
-    ) -> Result<Response<v1::AcceptReportResponse>, Status> {
-        let auth = caller(&request)?;
-        auth.require_role(CHECKERS)?;
-        let actor = auth.actor();
-        let req = request.into_inner();
+        caller: &Caller,
+        request: v1::AcceptReportRequest,
+    ) -> Result<v1::AcceptReportResponse, IntakeError> {
+        caller.require_role(CHECKERS)?;
+        let actor = caller.actor();
+        let req = request;
         let category = req.category_id.trim();
         let category = if category.is_empty() {
             None
@@ -236,48 +234,48 @@ impl IntakeApi for IntakeService {
             Some(code.as_str().to_owned())
         };
         let report = self.check(actor, &req.report_id, Command::Accept, category).await?;
-        Ok(Response::new(v1::AcceptReportResponse { report: Some(report) }))
+        Ok(v1::AcceptReportResponse { report: Some(report) })
     }
 
     #[tracing::instrument(name = "refuse_report", skip_all, fields(report_id))]
     async fn refuse_report(
         &self,
-        request: Request<v1::RefuseReportRequest>,
-    ) -> Result<Response<v1::RefuseReportResponse>, Status> {
-        let auth = caller(&request)?;
-        auth.require_role(CHECKERS)?;
-        let actor = auth.actor();
-        let req = request.into_inner();
+        caller: &Caller,
+        request: v1::RefuseReportRequest,
+    ) -> Result<v1::RefuseReportResponse, IntakeError> {
+        caller.require_role(CHECKERS)?;
+        let actor = caller.actor();
+        let req = request;
         let report = self.check(actor, &req.report_id, Command::Refuse { reason: req.reason }, None).await?;
-        Ok(Response::new(v1::RefuseReportResponse { report: Some(report) }))
+        Ok(v1::RefuseReportResponse { report: Some(report) })
     }
 
     #[tracing::instrument(name = "get_reporter", skip_all, fields(report_id))]
     async fn get_reporter(
         &self,
-        request: Request<v1::GetReporterRequest>,
-    ) -> Result<Response<v1::GetReporterResponse>, Status> {
-        let auth = caller(&request)?;
-        auth.require_role(IDENTITY_READERS)?;
-        let req = request.get_ref();
+        caller: &Caller,
+        request: v1::GetReporterRequest,
+    ) -> Result<v1::GetReporterResponse, IntakeError> {
+        caller.require_role(IDENTITY_READERS)?;
+        let req = &request;
         let id = IntakeError::parse_uuid("report_id", &req.report_id)?;
         tracing::Span::current().record("report_id", tracing::field::display(id));
         let purpose = req.purpose.trim();
         if purpose.is_empty() {
-            return Err(IntakeError::field("purpose", "state why the reporter's data is needed (R20.2)").into());
+            return Err(IntakeError::field("purpose", "state why the reporter's data is needed (R20.2)"));
         }
         let txn = self.parts.db.begin_write().await.map_err(IntakeError::from)?;
         let row = store::find_report(&txn, id).await?.ok_or_else(|| IntakeError::NotFound(format!("report {id}")))?;
         let state = store::lifecycle_of(&row)?;
         // Only the authorities handling this report (R6.2): its IOC, an agency it was
         // dispatched to, or the provincial office.
-        let competent = match auth.role() {
-            Role::IocOperator => auth.unit() == &state.instance,
-            Role::Officer | Role::Leader => state.active_assignments().any(|a| &a.agency == auth.unit()),
+        let competent = match caller.role() {
+            Role::IocOperator => caller.unit() == &state.instance,
+            Role::Officer | Role::Leader => state.active_assignments().any(|a| &a.agency == caller.unit()),
             _ => true,
         };
         if !competent {
-            return Err(IntakeError::Forbidden(format!("unit {} does not handle this report", auth.unit())).into());
+            return Err(IntakeError::Forbidden(format!("unit {} does not handle this report", caller.unit())));
         }
         let reporter =
             store::find_reporter(&txn, id).await?.ok_or_else(|| IntakeError::NotFound(format!("reporter of {id}")))?;
@@ -289,9 +287,9 @@ impl IntakeApi for IntakeService {
             audit::Model {
                 id: audit_id,
                 at: mapping::now_micros(),
-                subject: auth.claims.sub.clone(),
-                role: auth.role().as_str().to_owned(),
-                unit: auth.unit().to_string(),
+                subject: caller.claims.sub.clone(),
+                role: caller.role().as_str().to_owned(),
+                unit: caller.unit().to_string(),
                 action: "reporter.read".into(),
                 report_id: id,
                 purpose: purpose.to_owned(),
@@ -300,7 +298,7 @@ impl IntakeApi for IntakeService {
         .await?;
         txn.commit().await.map_err(IntakeError::from)?;
         tracing::info!(%audit_id, "reporter identity read");
-        Ok(Response::new(v1::GetReporterResponse {
+        Ok(v1::GetReporterResponse {
             reporter: Some(v1::Reporter {
                 name: identity.name,
                 address: identity.address,
@@ -311,6 +309,6 @@ impl IntakeApi for IntakeService {
                 channel_address: String::new(),
             }),
             audit_id: audit_id.to_string(),
-        }))
+        })
     }
 }

@@ -20,7 +20,6 @@ use paht_platform::auth::AuthContext;
 use paht_platform::db::Db;
 use paht_proto::v1;
 use paht_proto::v1::upload_attachment_request::Part;
-use tonic::Status;
 use tracing::Instrument;
 
 use super::limits::Origin;
@@ -41,7 +40,7 @@ impl IntakeService {
         mut messages: S,
     ) -> Result<v1::Attachment, IntakeError>
     where
-        S: Stream<Item = Result<v1::UploadAttachmentRequest, Status>> + Send + Unpin + 'static,
+        S: Stream<Item = Result<v1::UploadAttachmentRequest, IntakeError>> + Send + Unpin + 'static,
     {
         let header = match messages.next().await {
             None => {
@@ -50,7 +49,7 @@ impl IntakeService {
                     "the upload is empty; send the header (file name, content type, size) first, then the bytes",
                 ));
             }
-            Some(Err(status)) => return Err(BlobError::Interrupted(status.message().to_owned()).into()),
+            Some(Err(err)) => return Err(BlobError::Interrupted(err.public_message()).into()),
             Some(Ok(message)) => match message.part {
                 Some(Part::Header(header)) => header,
                 Some(Part::Chunk(_)) => {
@@ -91,7 +90,7 @@ async fn store_upload<S>(
     messages: S,
 ) -> Result<attachment::Model, IntakeError>
 where
-    S: Stream<Item = Result<v1::UploadAttachmentRequest, Status>> + Send + Unpin,
+    S: Stream<Item = Result<v1::UploadAttachmentRequest, IntakeError>> + Send + Unpin,
 {
     let file_name = declared.file_name.clone();
     // A message that breaks the protocol ends the stream with an error; the blob store only sees
@@ -112,7 +111,7 @@ where
             refuse("header", "send the header only once, as the first message")
         }
         Ok(v1::UploadAttachmentRequest { part: None }) => refuse("part", "each message carries the header or a chunk"),
-        Err(status) => Err(status.message().to_owned()),
+        Err(err) => Err(err.public_message()),
     });
     let stored = match blobs.put_stream(declared, chunks).await {
         Ok(stored) => stored,

@@ -77,6 +77,17 @@ impl Harness {
         self.tokens.with_token(subject, role, unit, message)
     }
 
+    /// An API caller (`paht_platform::auth::Caller`) as account `subject` in `role` of `unit`,
+    /// carrying its token (for the `Intake` trait's clients).
+    pub fn caller(&self, subject: &str, role: Role, unit: &str) -> paht_platform::auth::Caller {
+        self.tokens.caller(subject, role, unit)
+    }
+
+    /// The verifier of this harness's tokens (for serving the service behind `AuthGuard`).
+    pub fn authenticator(&self) -> Arc<paht_platform::auth::Authenticator> {
+        self.tokens.authenticator()
+    }
+
     /// A gRPC client of the service under test, served on a local port behind the real
     /// interceptor (for streaming calls and the peer address).
     pub async fn client(&self) -> IntakeServiceClient<Channel> {
