@@ -1,20 +1,21 @@
 //! Demo data for embedded mode: a handful of reports from the three former provinces that
-//! make up Vĩnh Long since 1 July 2025, submitted through the running gRPC services as a
+//! make up Vĩnh Long since 1 July 2025, submitted through the services' in-process clients as a
 //! channel, an operator, officers and leaders would (so every event and deadline is real):
 //! two accepted and dispatched — one with a result waiting for its leader, one approved
 //! and resolved — one refused, three waiting for the check. Idempotency keys make a
 //! restart find the same reports, not add more.
 
+use anyhow::Context;
 use chrono::{TimeDelta, Utc};
 use paht_domain::actor::Role;
 use paht_domain::ids::UnitId;
-use paht_platform::auth::{AuthConfig, TokenIssuer};
+use paht_intake::IntakeClient;
+use paht_platform::auth::{AuthConfig, Authenticator, Caller, TokenIssuer};
+use paht_platform::error::ApiError;
+use paht_platform::service::Clients;
+use paht_processing::ProcessingClient;
 use paht_proto::v1;
-use paht_proto::v1::intake_service_client::IntakeServiceClient;
-use paht_proto::v1::processing_service_client::ProcessingServiceClient;
-use paht_proto::v1::routing_service_client::RoutingServiceClient;
-use tonic::Request;
-use tonic::transport::Channel;
+use paht_routing::RoutingClient;
 
 /// A report of the demo set and what the operator does with it.
 struct DemoReport {
@@ -127,12 +128,6 @@ pub struct Seeded {
     pub reports: Vec<(String, v1::ReportStatus)>,
 }
 
-fn with_token<T>(token: &str, message: T) -> anyhow::Result<Request<T>> {
-    let mut request = Request::new(message);
-    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse()?);
-    Ok(request)
-}
-
 fn request(demo: &DemoReport, n: usize) -> v1::SubmitReportRequest {
     v1::SubmitReportRequest {
         idempotency_key: demo.key.into(),
@@ -155,50 +150,49 @@ fn request(demo: &DemoReport, n: usize) -> v1::SubmitReportRequest {
     }
 }
 
-/// Submits the demo reports to the server at `grpc_addr`, which serves every service, and
-/// applies the operator's checks and the agencies' work the first time; later calls find
+/// Submits the demo reports through the in-process clients of the services `paht up` hosts
+/// (`clients`), as a channel, an operator, officers and leaders with tokens of this instance,
+/// and applies the operator's checks and the agencies' work the first time; later calls find
 /// them as they are.
-pub async fn seed(grpc_addr: std::net::SocketAddr, auth: &AuthConfig, instance: &str) -> anyhow::Result<Seeded> {
-    let issuer = TokenIssuer::new(auth)?;
+pub async fn seed(clients: &Clients, auth: &AuthConfig, instance: &str) -> anyhow::Result<Seeded> {
+    let intake: IntakeClient = clients.get().context("intake is not hosted in this process")?;
+    let people = People { issuer: TokenIssuer::new(auth)?, authenticator: Authenticator::new(auth)?, instance };
     let unit = UnitId::new(instance);
-    let channel_token = issuer.mint("demo-channel", Role::System, &unit, instance, None)?;
-    let operator_token = issuer.mint("demo-operator", Role::IocOperator, &unit, instance, None)?;
-    let channel = Channel::from_shared(format!("http://{grpc_addr}"))?.connect().await?;
-    let mut client = IntakeServiceClient::new(channel.clone());
+    let channel = people.caller("demo-channel", Role::System, &unit)?;
+    let operator = people.caller("demo-operator", Role::IocOperator, &unit)?;
     let mut reports = Vec::new();
     for (i, demo) in REPORTS.iter().enumerate() {
-        let receipt = client.submit_report(with_token(&channel_token, request(demo, i + 1))?).await?.into_inner();
+        let receipt = intake.submit_report(&channel, request(demo, i + 1)).await?;
         let get = v1::GetReportRequest { report_id: receipt.report_id.clone() };
-        let report =
-            client.get_report(with_token(&operator_token, get)?).await?.into_inner().report.unwrap_or_default();
+        let report = intake.get_report(&operator, get.clone()).await?.report.unwrap_or_default();
         if report.status == v1::ReportStatus::Received as i32 {
             let report_id = receipt.report_id.clone();
             match demo.check {
                 Check::Wait => {}
                 Check::Accept(category, agencies, handled) => {
                     let req = v1::AcceptReportRequest { report_id: report_id.clone(), category_id: category.into() };
-                    client.accept_report(with_token(&operator_token, req)?).await?;
-                    let work = Work { channel: channel.clone(), issuer: &issuer, instance, operator: &operator_token };
+                    intake.accept_report(&operator, req).await?;
+                    let work = Work {
+                        routing: clients.get().context("routing is not hosted in this process")?,
+                        processing: clients.get().context("processing is not hosted in this process")?,
+                        people: &people,
+                        operator: &operator,
+                    };
                     work.handle(&report_id, agencies, handled).await?;
                 }
                 Check::Refuse(reason) => {
-                    let req = v1::RefuseReportRequest { report_id, reason: reason.into() };
-                    client.refuse_report(with_token(&operator_token, req)?).await?;
+                    intake
+                        .refuse_report(&operator, v1::RefuseReportRequest { report_id, reason: reason.into() })
+                        .await?;
                 }
             }
         }
         // What intake shows, once the other services' facts (dispatch, resolution) reached it:
         // the banner tells what a citizen's lookup finds, in the first run and after a restart.
-        let get = v1::GetReportRequest { report_id: receipt.report_id.clone() };
         let expected = demo.check.outcome() as i32;
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
         let status = loop {
-            let report = client
-                .get_report(with_token(&operator_token, get.clone())?)
-                .await?
-                .into_inner()
-                .report
-                .unwrap_or_default();
+            let report = intake.get_report(&operator, get.clone()).await?.report.unwrap_or_default();
             if report.status == expected || tokio::time::Instant::now() >= deadline {
                 break v1::ReportStatus::try_from(report.status).unwrap_or_default();
             }
@@ -209,19 +203,32 @@ pub async fn seed(grpc_addr: std::net::SocketAddr, auth: &AuthConfig, instance: 
     Ok(Seeded { reports })
 }
 
+/// The people of the demo: callers with real tokens of this instance, verified as the
+/// services' guard would.
+struct People<'a> {
+    issuer: TokenIssuer,
+    authenticator: Authenticator,
+    instance: &'a str,
+}
+
+impl People<'_> {
+    fn caller(&self, subject: &str, role: Role, unit: &UnitId) -> anyhow::Result<Caller> {
+        let token = self.issuer.mint(subject, role, unit, self.instance, None)?;
+        Ok(Caller::verify(&self.authenticator, &token)?)
+    }
+}
+
 /// The agencies' side of the demo: dispatch, result, approval.
 struct Work<'a> {
-    channel: Channel,
-    issuer: &'a TokenIssuer,
-    instance: &'a str,
-    operator: &'a str,
+    routing: RoutingClient,
+    processing: ProcessingClient,
+    people: &'a People<'a>,
+    operator: &'a Caller,
 }
 
 impl Work<'_> {
-    /// Dispatches to `agencies` (the first leads) and takes the lead's share to `handled`;
-    /// returns the report's status after the last step.
-    async fn handle(&self, report_id: &str, agencies: &[&str], handled: Handled) -> anyhow::Result<i32> {
-        let routing = RoutingServiceClient::new(self.channel.clone());
+    /// Dispatches to `agencies` (the first leads) and takes the lead's share to `handled`.
+    async fn handle(&self, report_id: &str, agencies: &[&str], handled: Handled) -> anyhow::Result<()> {
         let targets: Vec<v1::DispatchTarget> = agencies
             .iter()
             .enumerate()
@@ -233,59 +240,48 @@ impl Work<'_> {
                 targets: targets.clone(),
                 note: "Đề nghị xử lý theo thẩm quyền.".into(),
             };
-            let mut routing = routing.clone();
-            async move { routing.dispatch(with_token(self.operator, req)?).await.map_err(anyhow::Error::from) }
+            self.routing.dispatch(self.operator, req)
         })
-        .await?
-        .into_inner();
-        let mut status = dispatched.report.map(|r| r.status).unwrap_or_default();
-        let Some(lead) = dispatched.assignments.iter().find(|a| a.lead) else { return Ok(status) };
+        .await?;
+        let Some(lead) = dispatched.assignments.iter().find(|a| a.lead) else { return Ok(()) };
         let agency = UnitId::new(lead.agency_unit_id.clone());
-        let officer = self.issuer.mint("demo-officer", Role::Officer, &agency, self.instance, None)?;
-        let leader = self.issuer.mint("demo-leader", Role::Leader, &agency, self.instance, None)?;
-        let mut processing = ProcessingServiceClient::new(self.channel.clone());
+        let officer = self.people.caller("demo-officer", Role::Officer, &agency)?;
+        let leader = self.people.caller("demo-leader", Role::Leader, &agency)?;
         retry(|| {
             let req = v1::SubmitResultRequest {
                 assignment_id: lead.id.clone(),
                 text: "Đơn vị đã kiểm tra hiện trường và khắc phục xong; hình ảnh sau khắc phục kèm theo hồ sơ.".into(),
                 attachment_ids: Vec::new(),
             };
-            let mut processing = processing.clone();
-            let officer = officer.clone();
-            async move { processing.submit_result(with_token(&officer, req)?).await.map_err(anyhow::Error::from) }
+            self.processing.submit_result(&officer, req)
         })
         .await?;
         if handled == Handled::Approved {
             let req = v1::ApproveResultRequest { assignment_id: lead.id.clone(), note: String::new() };
-            processing.approve_result(with_token(&leader, req)?).await?;
-            if dispatched.assignments.len() == 1 {
-                status = v1::ReportStatus::Resolved as i32;
-            }
+            self.processing.approve_result(&leader, req).await?;
         }
-        Ok(status)
+        Ok(())
     }
 }
 
 /// Retries while the other service has not yet heard of the previous step (its replica is fed
 /// by events), up to 30 s.
-async fn retry<T, F, Fut>(mut call: F) -> anyhow::Result<T>
+async fn retry<T, F, Fut>(mut call: F) -> Result<T, ApiError>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<T>>,
+    Fut: std::future::Future<Output = Result<T, ApiError>>,
 {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         match call().await {
             Ok(value) => return Ok(value),
-            Err(e) if std::time::Instant::now() < deadline && is_not_yet(&e) => {
+            Err(e)
+                if matches!(e.code(), tonic::Code::NotFound | tonic::Code::FailedPrecondition)
+                    && std::time::Instant::now() < deadline =>
+            {
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
             Err(e) => return Err(e),
         }
     }
-}
-
-fn is_not_yet(e: &anyhow::Error) -> bool {
-    e.downcast_ref::<tonic::Status>()
-        .is_some_and(|s| matches!(s.code(), tonic::Code::NotFound | tonic::Code::FailedPrecondition))
 }

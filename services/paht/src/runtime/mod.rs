@@ -28,7 +28,7 @@ use paht_platform::cache::{self, Cache};
 use paht_platform::config::{BusBackend, Config, ConfigSource};
 use paht_platform::db::{Db, OutboxRelay, RelayConfig, RelayStats};
 use paht_platform::server::GrpcServer;
-use paht_platform::service::{Host, Mounted, Registration};
+use paht_platform::service::{Clients, Host, Mounted, Registration};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -109,9 +109,16 @@ pub struct Running {
     relays: Vec<JoinHandle<()>>,
     tasks: Vec<JoinHandle<()>>,
     hosted: Arc<Vec<Hosted>>,
+    clients: Clients,
 }
 
 impl Running {
+    /// The in-process clients of the hosted services (`IntakeClient`, `RoutingClient`, …):
+    /// what runs in this process calls the services through them, not over loopback gRPC.
+    pub fn clients(&self) -> &Clients {
+        &self.clients
+    }
+
     /// Where gRPC is served.
     pub fn grpc_addr(&self) -> SocketAddr {
         self.grpc_addr
@@ -273,8 +280,10 @@ pub async fn start(
     let mut hosted = Vec::new();
     let mut tasks = Vec::new();
     let mut relays = Vec::new();
+    let mut clients = Clients::default();
     for registration in dedup(services) {
         let (mounted, relay, db) = host(&shared, registration, &background).await?;
+        clients.extend(mounted.clients().clone());
         let (mounted_server, service_tasks) = server.mount(mounted);
         server = mounted_server;
         health.set_service_status(registration.grpc_service, tonic_health::ServingStatus::Serving).await;
@@ -328,6 +337,7 @@ pub async fn start(
         relays,
         tasks,
         hosted,
+        clients,
     })
 }
 
