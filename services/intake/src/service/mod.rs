@@ -220,11 +220,10 @@ impl Intake for IntakeService {
     async fn accept_report(
         &self,
         caller: &Caller,
-        request: v1::AcceptReportRequest,
+        req: v1::AcceptReportRequest,
     ) -> Result<v1::AcceptReportResponse, IntakeError> {
         caller.require_role(CHECKERS)?;
         let actor = caller.actor();
-        let req = request;
         let category = req.category_id.trim();
         let category = if category.is_empty() {
             None
@@ -241,11 +240,10 @@ impl Intake for IntakeService {
     async fn refuse_report(
         &self,
         caller: &Caller,
-        request: v1::RefuseReportRequest,
+        req: v1::RefuseReportRequest,
     ) -> Result<v1::RefuseReportResponse, IntakeError> {
         caller.require_role(CHECKERS)?;
         let actor = caller.actor();
-        let req = request;
         let report = self.check(actor, &req.report_id, Command::Refuse { reason: req.reason }, None).await?;
         Ok(v1::RefuseReportResponse { report: Some(report) })
     }
