@@ -52,6 +52,17 @@ pub enum HandleError {
 pub trait Handler: Send + Sync + 'static {
     /// Handles one delivery; `Ok` acknowledges it.
     async fn handle(&self, delivery: &Delivery) -> Result<(), HandleError>;
+
+    /// Handles deliveries that arrived together (at most the subscription's `batch`), one
+    /// outcome per delivery in the same order. The default handles them one by one; a handler
+    /// that can do better (one database transaction for all) overrides it.
+    async fn handle_batch(&self, deliveries: &[Delivery]) -> Vec<Result<(), HandleError>> {
+        let mut outcomes = Vec::with_capacity(deliveries.len());
+        for delivery in deliveries {
+            outcomes.push(self.handle(delivery).await);
+        }
+        outcomes
+    }
 }
 
 /// A consuming service's queue and how it is consumed.
@@ -63,6 +74,9 @@ pub struct Subscription {
     pub bindings: Vec<String>,
     /// How many unacknowledged deliveries a consumer holds at once.
     pub prefetch: u16,
+    /// At most how many deliveries that are already waiting go to the handler in one
+    /// `handle_batch` call (1: one at a time). A batch never waits for more to arrive.
+    pub batch: u16,
     /// Attempts before a message is parked (1 = no retry).
     pub max_attempts: u32,
     /// Back-off before each retry; the last value repeats. `[1s, 5s, 30s]` by default.
@@ -70,12 +84,14 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    /// A subscription with the default prefetch (64), attempts (5) and back-off (1 s, 5 s, 30 s).
+    /// A subscription with the default prefetch (64), no batching, attempts (5) and back-off
+    /// (1 s, 5 s, 30 s).
     pub fn new(queue: impl Into<String>, bindings: &[&str]) -> Self {
         Subscription {
             queue: queue.into(),
             bindings: bindings.iter().map(|b| (*b).to_string()).collect(),
             prefetch: 64,
+            batch: 1,
             max_attempts: 5,
             retry_delays: vec![Duration::from_secs(1), Duration::from_secs(5), Duration::from_secs(30)],
         }

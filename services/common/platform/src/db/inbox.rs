@@ -1,6 +1,8 @@
 //! The consumer inbox: which events each consumer has already applied, so a redelivered
 //! event (the bus delivers at least once) does nothing twice.
 
+use std::collections::{BTreeSet, HashSet};
+
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{ConnectionTrait, DbErr};
@@ -37,6 +39,36 @@ pub async fn first_delivery(txn: &impl ConnectionTrait, consumer: &str, event_id
     let first = txn.execute(&insert).await?.rows_affected() == 1;
     if !first {
         tracing::debug!(consumer, "event already processed; skipping");
+    }
+    Ok(first)
+}
+
+/// Records that `consumer` processes each of `event_ids`, in one statement; returns the ids
+/// seen for the first time. An id that appears twice in `event_ids` counts once.
+///
+/// The same contract as [`first_delivery`], for a batch applied in one transaction.
+pub async fn first_deliveries(
+    txn: &impl ConnectionTrait,
+    consumer: &str,
+    event_ids: &[Uuid],
+) -> Result<HashSet<Uuid>, DbError> {
+    let distinct: BTreeSet<Uuid> = event_ids.iter().copied().collect();
+    if distinct.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let now = now_micros();
+    let mut insert = Query::insert();
+    insert.into_table(Inbox::Table).columns([Inbox::Consumer, Inbox::EventId, Inbox::ProcessedAt]);
+    for id in &distinct {
+        insert.values([consumer.into(), (*id).into(), now.into()]).map_err(|e| DbErr::Custom(e.to_string()))?;
+    }
+    insert
+        .on_conflict(OnConflict::columns([Inbox::Consumer, Inbox::EventId]).do_nothing().to_owned())
+        .returning_col(Inbox::EventId);
+    let rows = txn.query_all(&insert).await?;
+    let first = rows.iter().map(|row| row.try_get::<Uuid>("", "event_id")).collect::<Result<HashSet<_>, _>>()?;
+    if first.len() < distinct.len() {
+        tracing::debug!(consumer, repeats = distinct.len() - first.len(), "events already processed; skipping");
     }
     Ok(first)
 }

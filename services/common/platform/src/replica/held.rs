@@ -2,6 +2,8 @@
 //! that this service has not folded yet waits here, durably, in the same transaction as
 //! its inbox mark, and is folded as soon as the fact it waits for arrives.
 
+use std::collections::HashSet;
+
 use paht_domain::ids::ReportId;
 use paht_domain::lifecycle::Seen;
 use paht_proto::v1;
@@ -112,6 +114,23 @@ pub async fn of_report(conn: &impl ConnectionTrait, report_id: ReportId) -> Resu
         .order_by(HeldFacts::Sequence, sea_orm::Order::Asc)
         .to_owned();
     conn.query_all(&query).await?.iter().map(decode).collect()
+}
+
+/// Which of `reports` have facts held, in one query.
+pub async fn reports_holding(
+    conn: &impl ConnectionTrait,
+    reports: &[ReportId],
+) -> Result<HashSet<ReportId>, ReplicaError> {
+    if reports.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let query = Query::select()
+        .distinct()
+        .column(HeldFacts::ReportId)
+        .from(HeldFacts::Table)
+        .and_where(Expr::col(HeldFacts::ReportId).is_in(reports.iter().map(|r| r.0)))
+        .to_owned();
+    conn.query_all(&query).await?.iter().map(|row| Ok(ReportId::from_uuid(row.try_get("", "report_id")?))).collect()
 }
 
 /// Every held fact, oldest first, at most `limit`: for operators.

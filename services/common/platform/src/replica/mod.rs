@@ -123,21 +123,25 @@ pub trait Hook: Send + Sync + 'static {
     }
 }
 
-/// Serialises every change of one report across this service's replicas: a
-/// transaction-scoped advisory lock on Postgres (it exists before the view's row does);
-/// SQLite write transactions are serial already.
-pub(crate) async fn lock_report(txn: &DatabaseTransaction, id: ReportId) -> Result<(), ReplicaError> {
-    if txn.get_database_backend() == DbBackend::Postgres {
-        let (hi, lo) = id.0.as_u64_pair();
-        let key = (hi ^ lo) as i64;
-        txn.execute_raw(sea_orm::Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_advisory_xact_lock($1)",
-            [key.into()],
-        ))
-        .await?;
+/// Serialises every change of these reports across this service's replicas: one
+/// transaction-scoped advisory lock per report on Postgres (it exists before the view's row
+/// does), taken in ascending key order in one statement, so two transactions locking
+/// overlapping sets cannot deadlock; SQLite write transactions are serial already.
+pub(crate) async fn lock_reports(txn: &DatabaseTransaction, ids: &[ReportId]) -> Result<(), ReplicaError> {
+    if txn.get_database_backend() != DbBackend::Postgres || ids.is_empty() {
+        return Ok(());
     }
+    let keys: std::collections::BTreeSet<i64> = ids.iter().map(|id| lock_key(*id)).collect();
+    // One round trip; the statements run in this order. The keys are numbers of ours.
+    let sql: String = keys.iter().map(|key| format!("SELECT pg_advisory_xact_lock({key});")).collect();
+    txn.execute_unprepared(&sql).await?;
     Ok(())
+}
+
+/// The advisory-lock key of a report.
+pub(crate) fn lock_key(id: ReportId) -> i64 {
+    let (hi, lo) = id.0.as_u64_pair();
+    (hi ^ lo) as i64
 }
 
 /// Takes the hook's follow-up decisions on `replica` until there are none.
@@ -280,6 +284,17 @@ pub async fn save(conn: &impl ConnectionTrait, replica: Replica) -> Result<Repli
 pub trait ReplicaStore: Send + Sync + 'static {
     /// The replica of a report, locked for the rest of the transaction.
     async fn lock(&self, txn: &DatabaseTransaction, id: ReportId) -> Result<Option<Replica>, ReplicaError>;
+
+    /// The replicas of these reports (missing ones left out), locked for the rest of the
+    /// transaction. The default locks them one by one.
+    async fn lock_many(&self, txn: &DatabaseTransaction, ids: &[ReportId]) -> Result<Vec<Replica>, ReplicaError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for id in ids {
+            found.extend(self.lock(txn, *id).await?);
+        }
+        Ok(found)
+    }
+
     /// Stores it; returns it as saved.
     async fn save(&self, txn: &DatabaseTransaction, replica: Replica) -> Result<Replica, ReplicaError>;
 }
@@ -292,6 +307,26 @@ pub struct TableStore;
 impl ReplicaStore for TableStore {
     async fn lock(&self, txn: &DatabaseTransaction, id: ReportId) -> Result<Option<Replica>, ReplicaError> {
         lock(txn, id).await
+    }
+
+    async fn lock_many(&self, txn: &DatabaseTransaction, ids: &[ReportId]) -> Result<Vec<Replica>, ReplicaError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut query = Query::select();
+        query
+            .columns([
+                ReportReplicas::ReportId,
+                ReportReplicas::Lifecycle,
+                ReportReplicas::View,
+                ReportReplicas::Version,
+            ])
+            .from(ReportReplicas::Table)
+            .and_where(Expr::col(ReportReplicas::ReportId).is_in(ids.iter().map(|i| i.0)));
+        if txn.get_database_backend() == DbBackend::Postgres {
+            query.lock_exclusive();
+        }
+        txn.query_all(&query).await?.iter().map(decode_row).collect()
     }
 
     async fn save(&self, txn: &DatabaseTransaction, replica: Replica) -> Result<Replica, ReplicaError> {

@@ -290,3 +290,42 @@ async fn a_replica_with_another_decisions_overlay_keeps_the_owners_deadlines_r8_
     })
     .await;
 }
+
+/// Facts that arrive together fold in one transaction as they would one by one: several
+/// reports, a report's facts out of order (the early one held, then released by its
+/// predecessor in the same batch), and a repeat inside the batch and of the whole batch.
+#[tokio::test]
+async fn facts_of_several_reports_arriving_together_fold_in_one_batch() {
+    on_each_backend(|db| async move {
+        let cal = Arc::new(WorkingCalendar::vietnam());
+        let hook = Arc::new(Counting::default());
+        let consumer = ReplicaConsumer::new("routing", db.clone(), cal.clone(), hook.clone());
+        let (a, a_events) = intake_events(&cal, "");
+        let (b, b_events) = intake_events(&cal, "giao-thong");
+        let id = |e: &v1::EventEnvelope| Uuid::parse_str(&e.event_id).unwrap();
+        let batch: Vec<(Uuid, &v1::EventEnvelope)> =
+            [&b_events[1], &a_events[0], &a_events[1], &a_events[0], &b_events[0]]
+                .into_iter()
+                .map(|e| (id(e), e))
+                .collect();
+        let outcomes = consumer.apply_batch(&batch).await.unwrap();
+        assert_eq!(
+            outcomes,
+            [Outcome::Held, Outcome::Applied, Outcome::Applied, Outcome::Skipped, Outcome::Applied],
+            "b's acceptance waits for b's arrival later in the batch; a's repeat is skipped"
+        );
+        for (producer, category) in [(&a, "moi-truong"), (&b, "giao-thong")] {
+            let replica = load(db.conn(), producer.id).await.unwrap().unwrap();
+            assert_eq!(&replica.state, producer);
+            assert_eq!(replica.category_id(), Some(category));
+        }
+        assert!(held_facts(db.conn(), 10).await.unwrap().is_empty(), "the held fact was released in the batch");
+        assert_eq!(hook.created.load(Ordering::SeqCst), 2);
+        let calls = hook.calls.load(Ordering::SeqCst);
+        // The bus redelivers the whole batch: nothing changes.
+        let again = consumer.apply_batch(&batch).await.unwrap();
+        assert!(again.iter().all(|o| *o == Outcome::Skipped), "{again:?}");
+        assert_eq!(hook.calls.load(Ordering::SeqCst), calls);
+    })
+    .await;
+}

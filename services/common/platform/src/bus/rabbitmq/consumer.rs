@@ -187,9 +187,12 @@ impl Worker {
         Ok((channel, consumer))
     }
 
-    /// Hands deliveries to the handler, up to `prefetch` at once, until shutdown or a broken session.
+    /// Hands deliveries to the handler, up to `prefetch` at once, until shutdown or a broken
+    /// session. Deliveries that are already waiting go together, up to the subscription's
+    /// `batch`; a batch never waits for more.
     async fn consume(self: Arc<Self>, session: &mut Session, shutdown: &CancellationToken) -> End {
         let mut in_flight: JoinSet<Result<(), BusError>> = JoinSet::new();
+        let most = usize::from(self.subscription.batch.max(1));
         let end = loop {
             tokio::select! {
                 biased;
@@ -201,7 +204,23 @@ impl Worker {
                 },
                 next = session.consumer.next() => match next {
                     Some(Ok(delivery)) => {
-                        in_flight.spawn(self.clone().process(delivery));
+                        let mut batch = vec![delivery];
+                        let mut lost = None;
+                        while batch.len() < most {
+                            match session.consumer.next().now_or_never() {
+                                Some(Some(Ok(delivery))) => batch.push(delivery),
+                                Some(Some(Err(error))) => { lost = Some(amqp_error(error)); break; }
+                                Some(None) => {
+                                    lost = Some(BusError::Unavailable("the broker cancelled the consumer".to_string()));
+                                    break;
+                                }
+                                None => break,
+                            }
+                        }
+                        in_flight.spawn(self.clone().process(batch));
+                        if let Some(error) = lost {
+                            break End::Lost(error);
+                        }
                     }
                     Some(Err(error)) => break End::Lost(amqp_error(error)),
                     None => break End::Lost(BusError::Unavailable("the broker cancelled the consumer".to_string())),
@@ -225,44 +244,69 @@ impl Worker {
         end
     }
 
-    /// Runs the handler on one delivery; acks only once the message is processed or safely moved.
-    async fn process(self: Arc<Self>, delivery: AmqpDelivery) -> Result<(), BusError> {
-        let AmqpDelivery { routing_key, properties, data, acker, .. } = delivery;
-        let incoming = match wire::decode(routing_key.as_str(), &properties, &data) {
-            Ok(incoming) => incoming,
-            Err(reason) => {
-                error!(queue = %self.subscription.queue, %routing_key, %reason, "parking a message that is not ours");
-                self.park(Uuid::nil(), routing_key.as_str(), &properties, data.into(), &reason, 1).await?;
-                return ack(&acker).await;
-            }
-        };
-        let id = incoming.message.id;
-        let attempt = incoming.attempt;
-        let span = info_span!("bus.handle", queue = %self.subscription.queue, message_id = %id,
-            routing_key = %incoming.message.routing_key, attempt);
-        async move {
-            let delivery = Delivery { message: incoming.message, attempt };
-            let outcome = AssertUnwindSafe(self.handler.handle(&delivery))
-                .catch_unwind()
-                .await
-                .unwrap_or_else(|_| Err(HandleError::Retry("the handler panicked".to_string())));
-            let payload = delivery.message.payload;
-            match outcome {
-                Ok(()) => debug!("handled"),
-                Err(HandleError::Retry(reason)) if attempt < self.subscription.max_attempts => {
-                    let delay = self.delay_after(attempt);
-                    info!(%reason, retry_in = ?delay, "handler asked for a retry");
-                    self.retry(id, routing_key.as_str(), &properties, payload, attempt + 1, delay).await?;
-                }
-                Err(HandleError::Retry(reason) | HandleError::Reject(reason)) => {
-                    warn!(%reason, "parking the message");
-                    self.park(id, routing_key.as_str(), &properties, payload, &reason, attempt).await?;
+    /// Runs the handler on deliveries that arrived together; acks each only once it is
+    /// processed or safely moved (retry queue, parking).
+    async fn process(self: Arc<Self>, batch: Vec<AmqpDelivery>) -> Result<(), BusError> {
+        let mut accepted = Vec::with_capacity(batch.len());
+        for delivery in batch {
+            let AmqpDelivery { routing_key, properties, data, acker, .. } = delivery;
+            match wire::decode(routing_key.as_str(), &properties, &data) {
+                Ok(incoming) => accepted.push((incoming, routing_key, properties, acker)),
+                Err(reason) => {
+                    error!(queue = %self.subscription.queue, %routing_key, %reason, "parking a message that is not ours");
+                    self.park(Uuid::nil(), routing_key.as_str(), &properties, data.into(), &reason, 1).await?;
+                    ack(&acker).await?;
                 }
             }
-            ack(&acker).await
+        }
+        if accepted.is_empty() {
+            return Ok(());
+        }
+        let deliveries: Vec<Delivery> = accepted
+            .iter()
+            .map(|(incoming, ..)| Delivery { message: incoming.message.clone(), attempt: incoming.attempt })
+            .collect();
+        let span = info_span!("bus.handle", queue = %self.subscription.queue, deliveries = deliveries.len(),
+            first_message_id = %deliveries[0].message.id);
+        let outcomes = async {
+            let outcomes = if let [one] = deliveries.as_slice() {
+                AssertUnwindSafe(self.handler.handle(one)).catch_unwind().await.map(|outcome| vec![outcome])
+            } else {
+                AssertUnwindSafe(self.handler.handle_batch(&deliveries)).catch_unwind().await
+            };
+            let panicked = Err(HandleError::Retry("the handler panicked".to_string()));
+            let mut outcomes = outcomes.unwrap_or_else(|_| vec![panicked; deliveries.len()]);
+            // A handler owes one outcome per delivery; a missing one is retried, never acked.
+            outcomes.resize(deliveries.len(), Err(HandleError::Retry("the handler gave no outcome".to_string())));
+            outcomes
         }
         .instrument(span)
-        .await
+        .await;
+        for ((incoming, routing_key, properties, acker), outcome) in accepted.into_iter().zip(outcomes) {
+            let id = incoming.message.id;
+            let attempt = incoming.attempt;
+            let span = info_span!("bus.settle", queue = %self.subscription.queue, message_id = %id,
+                routing_key = %incoming.message.routing_key, attempt);
+            let payload = incoming.message.payload;
+            async {
+                match outcome {
+                    Ok(()) => debug!("handled"),
+                    Err(HandleError::Retry(reason)) if attempt < self.subscription.max_attempts => {
+                        let delay = self.delay_after(attempt);
+                        info!(%reason, retry_in = ?delay, "handler asked for a retry");
+                        self.retry(id, routing_key.as_str(), &properties, payload, attempt + 1, delay).await?;
+                    }
+                    Err(HandleError::Retry(reason) | HandleError::Reject(reason)) => {
+                        warn!(%reason, "parking the message");
+                        self.park(id, routing_key.as_str(), &properties, payload, &reason, attempt).await?;
+                    }
+                }
+                ack(&acker).await
+            }
+            .instrument(span)
+            .await?;
+        }
+        Ok(())
     }
 
     /// The back-off after a failed `attempt`: `retry_delays[attempt - 1]`, the last one repeating.

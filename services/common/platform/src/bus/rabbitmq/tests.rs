@@ -277,6 +277,85 @@ async fn wait_for_parked(bus: &RabbitBus, queue: &str, count: usize) -> Vec<crat
     }
 }
 
+/// Records the size of every batch and settles each delivery as its routing key says:
+/// `*.retry` fails its first attempt, `*.reject` is rejected, anything else succeeds.
+#[derive(Default)]
+struct Batching {
+    batches: std::sync::Mutex<Vec<usize>>,
+    settled: std::sync::Mutex<Vec<(Uuid, u32, bool)>>,
+}
+
+#[async_trait::async_trait]
+impl crate::bus::Handler for Batching {
+    async fn handle(&self, delivery: &crate::bus::Delivery) -> Result<(), HandleError> {
+        self.handle_batch(std::slice::from_ref(delivery)).await.remove(0)
+    }
+
+    async fn handle_batch(&self, deliveries: &[crate::bus::Delivery]) -> Vec<Result<(), HandleError>> {
+        self.batches.lock().unwrap().push(deliveries.len());
+        deliveries
+            .iter()
+            .map(|d| {
+                let outcome = match d.message.routing_key.as_str() {
+                    "report.retry" if d.attempt == 1 => Err(HandleError::Retry("first time".into())),
+                    "report.reject" => Err(HandleError::Reject("not ours".into())),
+                    _ => Ok(()),
+                };
+                self.settled.lock().unwrap().push((d.message.id, d.attempt, outcome.is_ok()));
+                outcome
+            })
+            .collect()
+    }
+}
+
+/// Messages already waiting in the queue reach the handler together, never more than the
+/// subscription's batch at once, and each one is settled on its own outcome: acknowledged,
+/// retried or parked.
+#[tokio::test]
+async fn waiting_messages_are_handled_in_batches_and_settled_one_by_one() {
+    let _broker = shared_broker().await;
+    let config = test_config();
+    let bus = RabbitBus::connect(config.clone()).await.unwrap();
+    let sub = Subscription { batch: 8, ..subscription("routing", &["report.*"], 3, &[30]) };
+    let _scratch = Scratch::new(&config, &[&sub]);
+    // Declare the queue, then stop consuming so the messages wait in it.
+    let first = CancellationToken::new();
+    let handler = Arc::new(Batching::default());
+    let task = bus.subscribe(sub.clone(), handler.clone(), first.clone()).await.unwrap();
+    first.cancel();
+    task.await.unwrap();
+    let mut messages: Vec<Message> = (0..100).map(|_| event("report.received")).collect();
+    messages[10] = event("report.retry");
+    messages[55] = event("report.reject");
+    bus.publish(&messages).await.unwrap();
+
+    let shutdown = CancellationToken::new();
+    bus.subscribe(sub.clone(), handler.clone(), shutdown.clone()).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while handler.settled.lock().unwrap().iter().filter(|s| s.2).count() < 99 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let parked = wait_for_parked(&bus, "routing", 1).await;
+    assert_eq!(parked[0].message, messages[55]);
+    // Give a duplicate time to show up.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let settled = handler.settled.lock().unwrap().clone();
+    let ok: HashMap<Uuid, usize> = settled.iter().filter(|s| s.2).fold(HashMap::new(), |mut m, s| {
+        *m.entry(s.0).or_default() += 1;
+        m
+    });
+    let expected: Vec<Message> =
+        messages.iter().enumerate().filter(|(i, _)| *i != 55).map(|(_, m)| m.clone()).collect();
+    assert_eq!(ok, once_each(&expected), "every other message handled once");
+    assert!(settled.contains(&(messages[10].id, 1, false)) && settled.contains(&(messages[10].id, 2, true)));
+    let batches = handler.batches.lock().unwrap().clone();
+    assert!(batches.iter().all(|n| (1..=8).contains(n)), "{batches:?}");
+    assert!(batches.iter().any(|n| *n > 1), "waiting messages go together: {batches:?}");
+
+    shutdown.cancel();
+    bus.close().await;
+}
+
 #[tokio::test]
 async fn a_message_the_broker_returns_fails_the_publish() {
     let _broker = shared_broker().await;
