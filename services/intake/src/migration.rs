@@ -16,7 +16,82 @@ impl MigratorTrait for IntakeMigrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         let mut all = paht_platform::db::platform_migrations();
         all.push(Box::new(CreateIntakeTables));
+        all.push(Box::new(ScopeIdempotencyKeys));
         all
+    }
+}
+
+/// Scopes idempotency keys to the caller (issue 10): `reports.idempotency_subject` (the token's
+/// subject) and `reports.request_hash` (a keyed hash of the request, so the same key with another
+/// request is told apart), and the unique index on (channel, subject, key) instead of
+/// (channel, key). Reports stored before keep their key without a subject: a retry of one of
+/// them is a new request.
+struct ScopeIdempotencyKeys;
+
+impl MigrationName for ScopeIdempotencyKeys {
+    fn name(&self) -> &str {
+        "intake_m0002_scope_idempotency_keys"
+    }
+}
+
+#[derive(DeriveIden)]
+enum ReportsScope {
+    #[sea_orm(iden = "reports")]
+    Table,
+    Channel,
+    IdempotencyKey,
+    IdempotencySubject,
+    RequestHash,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for ScopeIdempotencyKeys {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // One column per statement: SQLite alters one thing at a time.
+        for column in [ReportsScope::IdempotencySubject, ReportsScope::RequestHash] {
+            manager
+                .alter_table(
+                    Table::alter().table(ReportsScope::Table).add_column(string_len_null(column, 200)).to_owned(),
+                )
+                .await?;
+        }
+        manager.drop_index(Index::drop().name("reports_idempotency_idx").table(ReportsScope::Table).to_owned()).await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("reports_idempotency_scope_idx")
+                    .table(ReportsScope::Table)
+                    .col(ReportsScope::Channel)
+                    .col(ReportsScope::IdempotencySubject)
+                    .col(ReportsScope::IdempotencyKey)
+                    .unique()
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_index(Index::drop().name("reports_idempotency_scope_idx").table(ReportsScope::Table).to_owned())
+            .await?;
+        for column in [ReportsScope::RequestHash, ReportsScope::IdempotencySubject] {
+            manager.alter_table(Table::alter().table(ReportsScope::Table).drop_column(column).to_owned()).await?;
+        }
+        manager
+            .create_index(
+                Index::create()
+                    .name("reports_idempotency_idx")
+                    .table(ReportsScope::Table)
+                    .col(ReportsScope::Channel)
+                    .col(ReportsScope::IdempotencyKey)
+                    .unique()
+                    .to_owned(),
+            )
+            .await
+    }
+
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
     }
 }
 

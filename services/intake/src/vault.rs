@@ -68,6 +68,10 @@ pub struct Identity {
     pub address: String,
     /// E-mail address, when given.
     pub email: Option<String>,
+    /// The channel's address to answer through (Zalo user id, Facebook page-scoped id …, R3.1),
+    /// when the channel gave one. Identities sealed before it existed open without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel_address: Option<String>,
 }
 
 // Hand-written so that an identity in a `{:?}` (a log line, a panic, an error) shows no personal data.
@@ -79,6 +83,7 @@ impl fmt::Debug for Identity {
             .field("phone", &R)
             .field("address", &R)
             .field("email", &self.email.as_ref().map(|_| R))
+            .field("channel_address", &self.channel_address.as_ref().map(|_| R))
             .finish()
     }
 }
@@ -349,6 +354,7 @@ mod tests {
             phone: "+84912345678".to_owned(),
             address: "12 Lê Lợi, phường Bến Thành".to_owned(),
             email: Some("hoa.nguyen@example.vn".to_owned()),
+            channel_address: Some("zalo:4420119872351".to_owned()),
         }
     }
 
@@ -369,7 +375,7 @@ mod tests {
         assert!(compact.starts_with("v1.k2025.") && compact.split('.').count() == 4, "{compact}");
         assert_eq!(compact.parse::<Sealed>().unwrap(), sealed);
         assert_eq!(vault.open_compact(&compact, REPORT).unwrap(), identity());
-        let no_email = Identity { email: None, ..identity() };
+        let no_email = Identity { email: None, channel_address: None, ..identity() };
         assert_eq!(vault.open(&vault.seal(&no_email, REPORT).unwrap(), REPORT).unwrap(), no_email);
         // Fresh nonce every time: sealing twice never gives the same bytes.
         assert_ne!(vault.seal(&identity(), REPORT).unwrap(), sealed);

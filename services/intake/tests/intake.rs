@@ -50,6 +50,33 @@ async fn same_idempotency_key_gives_one_report(h: Harness) {
     assert_ne!(other.report_id, first.report_id);
 }
 
+// Issue 10: keys are scoped to the caller (subject and channel), and a key names one request: the
+// same key with another body is refused and changes nothing; from another relay it is another key.
+async fn an_idempotency_key_is_the_callers_and_names_one_request(h: Harness) {
+    let first = h.svc.submit_report(h.system(valid_request("k-1"))).await.unwrap().into_inner();
+    let mut other_body = valid_request("k-1");
+    other_body.content = "Một nội dung hoàn toàn khác về cây đổ chắn ngang đường Lê Lợi, cần xử lý gấp.".into();
+    let status = h.svc.submit_report(h.system(other_body.clone())).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(paht_testing::fields(&status), vec!["idempotency_key"]);
+    assert!(!status.message().contains(&first.report_id) && !status.message().contains(&first.tracking_code));
+    assert_eq!(h.count("reports").await, 1);
+    // Another relay account, same channel, same key, garbage body: its own request, refused on
+    // its own merits, and never the first report's receipt.
+    let mut garbage = valid_request("k-1");
+    garbage.content = String::new();
+    let status = h.svc.submit_report(h.as_subject("relay-2", Role::System, garbage)).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(paht_testing::fields(&status).contains(&"content".to_owned()), "{status:?}");
+    // …and with a valid body, a report of its own.
+    let theirs = h.svc.submit_report(h.as_subject("relay-2", Role::System, other_body)).await.unwrap().into_inner();
+    assert_ne!(theirs.report_id, first.report_id);
+    // The first caller's retry of its own request still gets its receipt.
+    let again = h.svc.submit_report(h.system(valid_request("k-1"))).await.unwrap().into_inner();
+    assert_eq!((again.report_id, again.tracking_code), (first.report_id, first.tracking_code));
+    assert_eq!(h.count("reports").await, 2);
+}
+
 // R6.1c, R7.3a: every violation at once, naming the request fields; nothing stored.
 async fn invalid_submission_names_fields_and_stores_nothing(h: Harness) {
     let mut req = valid_request("bad");
@@ -147,6 +174,32 @@ async fn get_reporter_is_audited(h: Harness) {
     assert_eq!(entry.role, "ioc_operator");
 }
 
+// R3.1, issue 10: the channel's address to answer through is sealed with the identity — never in
+// clear in any table — and given back only by the audited read; an over-long one is refused.
+async fn the_channel_address_is_sealed_and_returned_by_the_audited_read_r3_1(h: Harness) {
+    const ZALO: &str = "zalo-user-5830019928472";
+    let mut req = valid_request("zalo");
+    req.channel = v1::Channel::Zalo as i32;
+    req.reporter.as_mut().unwrap().channel_address = ZALO.into();
+    let receipt = h.svc.submit_report(h.system(req)).await.unwrap().into_inner();
+    let id: uuid::Uuid = receipt.report_id.parse().unwrap();
+    let sealed = store::find_reporter(h.db.conn(), id).await.unwrap().unwrap();
+    assert!(!sealed.sealed.contains(ZALO));
+    let row = store::find_report(h.db.conn(), id).await.unwrap().unwrap();
+    assert!(!format!("{row:?}").contains(ZALO), "not in the report row");
+    let events = paht_testing::outbox(&h.db).await;
+    assert!(events.iter().all(|(_, e)| !format!("{e:?}").contains(ZALO)), "not in events");
+    let read = v1::GetReporterRequest { report_id: receipt.report_id.clone(), purpose: "trả lời qua Zalo".into() };
+    let out = h.svc.get_reporter(h.operator(read)).await.unwrap().into_inner();
+    assert_eq!(out.reporter.unwrap().channel_address, ZALO);
+    assert_eq!(h.count("audit_log").await, 1);
+    let mut long = valid_request("long");
+    long.reporter.as_mut().unwrap().channel_address = "z".repeat(1000);
+    let status = h.svc.submit_report(h.system(long)).await.unwrap_err();
+    assert_eq!(paht_testing::fields(&status), vec!["reporter.channel_address"]);
+    assert_eq!(h.count("reports").await, 1);
+}
+
 // R7.2, R7.3a: the check queue lists waiting reports, oldest deadline first, in pages.
 async fn check_queue_pages_in_deadline_order(h: Harness) {
     let mut ids = Vec::new();
@@ -180,6 +233,11 @@ async fn no_token_is_unauthenticated(h: Harness) {
     // Authenticated but in a role that does not submit.
     let status = h.svc.submit_report(h.as_role(Role::Inspector, "SNV", valid_request("n"))).await.unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
+    // Issue 10: a token of another instance, even signed with the same key, is refused with the reason.
+    let foreign = h.tokens.mint_for_instance("IOC-79", "relay", Role::System, "IOC-79");
+    let status = h.tokens.intercepted(paht_testing::bearer(&foreign, valid_request("n"))).unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+    assert!(status.message().contains("IOC-79"), "{}", status.message());
     assert_eq!(h.count("reports").await, 0);
 }
 
@@ -234,15 +292,35 @@ async fn intake_follows_the_report_after_the_check(h: Harness) {
     assert_eq!(view.report.unwrap().status, v1::ReportStatus::Dispatched as i32);
 }
 
+// Issue 10: 10,000 attachment ids are refused by their count before any is looked up — one
+// violation, a readable status — and nothing is stored.
+async fn too_many_attachment_ids_are_refused_before_any_lookup(h: Harness) {
+    let mut req = valid_request("many");
+    req.attachment_ids = (0..10_000).map(|_| uuid::Uuid::now_v7().to_string()).collect();
+    let status = h.svc.submit_report(h.system(req)).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(paht_testing::fields(&status), vec!["attachment_ids"]);
+    assert!(status.message().len() + status.details().len() < 1024, "{} bytes", status.details().len());
+    // Eleven are refused the same way; the limit is the configured ten.
+    let mut req = valid_request("eleven");
+    req.attachment_ids = (0..11).map(|_| uuid::Uuid::now_v7().to_string()).collect();
+    let status = h.svc.submit_report(h.system(req)).await.unwrap_err();
+    assert_eq!(paht_testing::fields(&status), vec!["attachment_ids"]);
+    assert_eq!(h.count("reports").await, 0);
+}
+
 on_both!(
     submit_stores_report_sealed_reporter_and_event,
+    too_many_attachment_ids_are_refused_before_any_lookup,
     same_idempotency_key_gives_one_report,
+    an_idempotency_key_is_the_callers_and_names_one_request,
     invalid_submission_names_fields_and_stores_nothing,
     accept_emits_report_accepted,
     refuse_needs_a_reason,
     operator_of_another_instance_is_denied,
     public_view_has_no_personal_data,
     get_reporter_is_audited,
+    the_channel_address_is_sealed_and_returned_by_the_audited_read_r3_1,
     check_queue_pages_in_deadline_order,
     no_token_is_unauthenticated,
     intake_follows_the_report_after_the_check,

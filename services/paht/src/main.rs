@@ -263,7 +263,7 @@ fn up(place: Place, no_demo: bool) -> anyhow::Result<()> {
             None
         } else {
             Some(
-                runtime::demo_data::seed(running.clients(), running.auth(), running.instance())
+                runtime::demo_data::seed(running.clients(), running.auth(), running.instance(), running.data_dir())
                     .await
                     .context("submitting the demo reports")?,
             )

@@ -162,11 +162,14 @@ fn token_minted_in_embedded_mode_verifies_with_the_local_key() {
     let again = run(&["token", "--subject", "officer-1", "--role", "officer", "--unit", "AG1", "--ttl-secs", "60"]);
     assert!(again.status.success());
     let secret = std::fs::read_to_string(dir.join("auth-key")).unwrap();
-    let auth = Authenticator::new(&AuthConfig {
-        keys: vec![KeyConfig { kid: "local".into(), secret }],
-        active_kid: "local".into(),
-        ..AuthConfig::default()
-    })
+    let auth = Authenticator::new(
+        &AuthConfig {
+            keys: vec![KeyConfig { kid: "local".into(), secret }],
+            active_kid: "local".into(),
+            ..AuthConfig::default()
+        },
+        "IOC-86",
+    )
     .unwrap();
     let claims = auth.verify(&token).unwrap();
     assert_eq!(

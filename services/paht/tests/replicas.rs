@@ -30,7 +30,7 @@ async fn seed(toml: &str) -> Config {
     let source = ConfigSource::from_toml(toml);
     let config = source.platform().unwrap();
     let running = runtime::start(source, config.clone(), runtime::REGISTRY, CancellationToken::new()).await.unwrap();
-    runtime::demo_data::seed(running.clients(), running.auth(), running.instance()).await.unwrap();
+    runtime::demo_data::seed(running.clients(), running.auth(), running.instance(), running.data_dir()).await.unwrap();
     let outcome = replicas::check_config(&config, Duration::from_secs(20)).await.unwrap();
     assert!(outcome.is_clean(), "{}", lines(&outcome));
     running.shutdown().await.unwrap();

@@ -21,6 +21,12 @@ use crate::replica::ReplicaError;
 /// One refused request field: its path as the request names it (`targets[0].agency_unit_id`) and why.
 pub type Violation = (String, String);
 
+/// The most field violations a refusal carries; the rest are counted in one last entry, so every
+/// error stays readable by a standard client (grpcio refuses metadata over 16 KiB).
+pub const MAX_VIOLATIONS: usize = 16;
+/// The longest field path or description sent back, in bytes of UTF-8 (cut at a character).
+const MAX_VIOLATION_TEXT: usize = 200;
+
 /// What the caller is told (the message of [`ApiError::Unavailable`]); the cause goes to the log.
 const UNAVAILABLE: &str = "tạm thời không xử lý được, vui lòng thử lại / temporarily unavailable, retry";
 const INTERNAL: &str = "internal error";
@@ -29,7 +35,7 @@ const INTERNAL: &str = "internal error";
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// The request breaks one or more rules; each violation names a request field.
-    #[error("the request is invalid: {}", .0.iter().map(|(f, _)| f.as_str()).collect::<Vec<_>>().join(", "))]
+    #[error("the request is invalid: {}", field_list(.0))]
     Invalid(Vec<Violation>),
     /// No such report, assignment, unit, upload …; the text names what (by id).
     #[error("{0} not found")]
@@ -56,6 +62,10 @@ pub enum ApiError {
         /// When the next request would be granted.
         retry_after: Duration,
     },
+    /// A request message larger than the server accepts (gRPC's status guide: RESOURCE_EXHAUSTED);
+    /// nothing was read past the limit. The text says the size and the limit.
+    #[error("{0}")]
+    TooLarge(String),
     /// A dependency (the database, the bus) is down or restarting: retrying may succeed. The text
     /// is the cause, for the log.
     #[error("unavailable: {0}")]
@@ -83,7 +93,7 @@ impl ApiError {
             ApiError::Forbidden(_) => Code::PermissionDenied,
             ApiError::Unauthenticated(_) => Code::Unauthenticated,
             ApiError::FailedPrecondition(_) => Code::FailedPrecondition,
-            ApiError::RateLimited { .. } => Code::ResourceExhausted,
+            ApiError::RateLimited { .. } | ApiError::TooLarge(_) => Code::ResourceExhausted,
             ApiError::Unavailable(_) => Code::Unavailable,
             ApiError::Corrupt(_) | ApiError::Internal(_) => Code::Internal,
             ApiError::Lifecycle(e) => match e {
@@ -104,8 +114,21 @@ impl ApiError {
         }
     }
 
-    /// The request fields a refusal names (empty when it names none).
+    /// The request fields a refusal names (empty when it names none): at most
+    /// [`MAX_VIOLATIONS`], each cut to a bounded length, and when there were more, one last entry
+    /// (field `""`) saying how many more.
     pub fn violations(&self) -> Vec<Violation> {
+        let all = self.all_violations();
+        let more = all.len().saturating_sub(MAX_VIOLATIONS);
+        let mut shown: Vec<Violation> =
+            all.into_iter().take(MAX_VIOLATIONS).map(|(f, m)| (bounded(&f), bounded(&m))).collect();
+        if more > 0 {
+            shown.push((String::new(), format!("và {more} lỗi khác / and {more} more")));
+        }
+        shown
+    }
+
+    fn all_violations(&self) -> Vec<Violation> {
         match self {
             ApiError::Invalid(fields) => fields.clone(),
             ApiError::Lifecycle(e @ LifecycleError::MissingField { field, .. }) => {
@@ -122,9 +145,7 @@ impl ApiError {
     /// (whose cause is logged by [`ApiError::log`]).
     pub fn public_message(&self) -> String {
         match self {
-            ApiError::Invalid(fields) => {
-                format!("invalid fields: {}", fields.iter().map(|(f, _)| f.as_str()).collect::<Vec<_>>().join(", "))
-            }
+            ApiError::Invalid(fields) => format!("invalid fields: {}", field_list(fields)),
             ApiError::Unavailable(_) => UNAVAILABLE.to_owned(),
             ApiError::Corrupt(_) | ApiError::Internal(_) => INTERNAL.to_owned(),
             ApiError::Lifecycle(LifecycleError::Calendar(_)) => "deadline computation failed".to_owned(),
@@ -144,8 +165,11 @@ impl ApiError {
     }
 
     /// The HTTP status the gateway answers with: 400 invalid, 401, 403, 404, 409 for a report not in
-    /// a state for the request, 429 rate limited, 503 unavailable, 500 otherwise.
+    /// a state for the request, 413 too large, 429 rate limited, 503 unavailable, 500 otherwise.
     pub fn http_status(&self) -> u16 {
+        if let ApiError::TooLarge(_) = self {
+            return 413;
+        }
         match self.code() {
             Code::InvalidArgument => 400,
             Code::Unauthenticated => 401,
@@ -191,6 +215,26 @@ impl ApiError {
     pub fn parse_optional_uuid(field: &str, value: &str) -> Result<Option<Uuid>, ApiError> {
         if value.trim().is_empty() { Ok(None) } else { ApiError::parse_uuid(field, value).map(Some) }
     }
+}
+
+/// The fields of a refusal as a message names them: at most [`MAX_VIOLATIONS`], then "and N more".
+fn field_list(fields: &[Violation]) -> String {
+    let named: Vec<String> = fields.iter().take(MAX_VIOLATIONS).map(|(f, _)| bounded(f)).collect();
+    let more = fields.len().saturating_sub(MAX_VIOLATIONS);
+    let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+    format!("{}{more}", named.join(", "))
+}
+
+/// `text` cut to [`MAX_VIOLATION_TEXT`] bytes at a character boundary (with "…" when cut).
+fn bounded(text: &str) -> String {
+    if text.len() <= MAX_VIOLATION_TEXT {
+        return text.to_owned();
+    }
+    let mut end = MAX_VIOLATION_TEXT - '…'.len_utf8();
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
 }
 
 /// A retry delay in whole seconds, rounded up, at least 1 (what a `Retry-After` header carries).
@@ -255,6 +299,12 @@ impl From<Status> for ApiError {
             Code::PermissionDenied => ApiError::Forbidden(message),
             Code::Unauthenticated => ApiError::Unauthenticated(message),
             Code::FailedPrecondition | Code::Aborted | Code::AlreadyExists => ApiError::FailedPrecondition(message),
+            Code::ResourceExhausted if details.quota_failure().is_none() && details.retry_info().is_none() => {
+                ApiError::TooLarge(message)
+            }
+            // tonic's own codec, when a message passes its limit (a server answers RESOURCE_EXHAUSTED
+            // for it; a client's decoder still says OUT_OF_RANGE).
+            Code::OutOfRange if message.contains("message length too large") => ApiError::TooLarge(message),
             Code::ResourceExhausted => ApiError::RateLimited {
                 subject: details
                     .quota_failure()

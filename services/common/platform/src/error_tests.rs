@@ -28,6 +28,36 @@ fn invalid_names_every_field_in_grpc_and_http() {
     assert_eq!(violations(&status), vec!["targets[0].agency_unit_id", "note"]);
 }
 
+// Issue 10: 100,000 refused ids make one readable error — at most MAX_VIOLATIONS fields and a
+// count of the rest, message and details far under 8 KiB (grpcio refuses metadata over 16 KiB).
+#[test]
+fn a_refusal_of_many_fields_stays_readable() {
+    let many: Vec<Violation> = (0..100_000)
+        .map(|i| {
+            (format!("attachment_ids[{i}]"), format!("no uploaded attachment {i} is free to use {}", "x".repeat(500)))
+        })
+        .collect();
+    let err = ApiError::Invalid(many);
+    assert!(err.to_string().len() < 2048, "the log line is bounded too");
+    let body = err.http_body().to_string();
+    assert!(body.len() < 8 * 1024, "HTTP body of {} bytes", body.len());
+    let status = Status::from(err);
+    let header_bytes = {
+        let mut headers = tonic::codegen::http::HeaderMap::new();
+        status.add_header(&mut headers).unwrap();
+        headers.iter().map(|(k, v)| k.as_str().len() + v.len()).sum::<usize>()
+    };
+    assert!(header_bytes < 8 * 1024, "grpc-message and details take {header_bytes} bytes");
+    let fields = violations(&status);
+    assert_eq!(fields.len(), MAX_VIOLATIONS + 1);
+    assert_eq!(fields[0], "attachment_ids[0]");
+    let details = status.get_error_details();
+    let last = details.bad_request().unwrap().field_violations.last().unwrap().clone();
+    assert_eq!(last.field, "");
+    assert!(last.description.contains(&format!("and {} more", 100_000 - MAX_VIOLATIONS)), "{}", last.description);
+    assert!(status.message().ends_with(&format!("and {} more", 100_000 - MAX_VIOLATIONS)), "{}", status.message());
+}
+
 #[test]
 fn each_kind_maps_to_the_code_and_http_status_a_client_acts_on() {
     let cases: Vec<(ApiError, Code, u16)> = vec![
@@ -113,6 +143,9 @@ fn a_remote_client_reads_back_what_the_service_raised() {
     });
     assert!(matches!(limited, ApiError::RateLimited { ref subject, retry_after, .. }
         if subject == "per_address" && retry_after == Duration::from_secs(5)));
+    let large = ApiError::TooLarge("found 5000000 bytes, the limit is: 4194304 bytes".into());
+    assert_eq!((large.code(), large.http_status()), (Code::ResourceExhausted, 413));
+    assert!(matches!(round(large), ApiError::TooLarge(m) if m.contains("4194304")));
     // A lifecycle refusal arrives as the class of refusal it is, with its field.
     match round(ApiError::Lifecycle(LifecycleError::MissingField { action: Action::Refuse, field: "reason" })) {
         ApiError::Invalid(fields) => assert_eq!(fields[0].0, "reason"),

@@ -9,6 +9,8 @@ use std::net::SocketAddr;
 use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tonic::body::Body;
+use tonic::codegen::http;
 use tonic::service::Routes;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
@@ -111,11 +113,34 @@ impl GrpcServer {
             health.set_service_status("", ServingStatus::NotServing).await;
         };
         tonic::transport::Server::builder()
+            .layer(tower::util::MapResponseLayer::new(oversized_is_resource_exhausted))
             .add_routes(self.routes)
             .serve_with_incoming_shutdown(incoming, stop)
             .await
             .map_err(|e| ServerError::Transport(e.to_string()))
     }
+}
+
+/// tonic's codec refuses a request message over its limit (4 MiB) with OUT_OF_RANGE before any
+/// handler runs; gRPC's status code guide gives RESOURCE_EXHAUSTED for "request message larger
+/// than limit", which is what clients act on. The refusal is a trailers-only response, so its
+/// status is in the headers; nothing else here answers OUT_OF_RANGE.
+fn oversized_is_resource_exhausted(mut response: http::Response<Body>) -> http::Response<Body> {
+    let headers = response.headers_mut();
+    let Some(status) = tonic::Status::from_header_map(headers) else { return response };
+    if status.code() != tonic::Code::OutOfRange || !status.message().contains("decoded message length too large") {
+        return response;
+    }
+    let message = format!("{}; send a smaller request (attachments go through UploadAttachment)", status.message());
+    let replaced = tonic::Status::resource_exhausted(message);
+    headers.remove(tonic::Status::GRPC_STATUS);
+    headers.remove(tonic::Status::GRPC_MESSAGE);
+    headers.remove(tonic::Status::GRPC_STATUS_DETAILS);
+    if replaced.add_header(headers).is_err() {
+        // Cannot happen for a plain message; keep tonic's own answer rather than none.
+        let _ = status.add_header(headers);
+    }
+    response
 }
 
 fn tokio_stream_listener(
@@ -168,6 +193,36 @@ mod tests {
         shutdown.cancel();
         tokio::time::timeout(std::time::Duration::from_secs(10), task).await.unwrap().unwrap().unwrap();
         assert!(connect(addr).await.is_err(), "the port is closed after shutdown");
+    }
+
+    // Issue 10: a request over the 4 MiB limit is RESOURCE_EXHAUSTED (gRPC's status guide), not
+    // tonic's OUT_OF_RANGE, and the server goes on serving.
+    #[tokio::test]
+    async fn an_oversized_request_is_resource_exhausted() {
+        let server = GrpcServer::bind(SocketAddr::from(([127, 0, 0, 1], 0)), tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .await
+            .unwrap();
+        let addr = server.local_addr();
+        let health = server.health();
+        health.set_service_status("", ServingStatus::Serving).await;
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(server.serve(shutdown.clone()));
+        let mut client = loop {
+            match connect(addr).await {
+                Ok(c) => break HealthClient::new(c),
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+            }
+        };
+        let huge = HealthCheckRequest { service: "x".repeat(5 * 1024 * 1024) };
+        let status = client.check(huge).await.unwrap_err();
+        assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
+        assert!(status.message().contains("the limit is"), "{}", status.message());
+        assert!(matches!(crate::error::ApiError::from(status), crate::error::ApiError::TooLarge(_)));
+        // A request under the limit is answered as before.
+        let small = client.check(HealthCheckRequest { service: String::new() }).await.unwrap();
+        assert_eq!(small.into_inner().status, ServingStatus::Serving as i32);
+        shutdown.cancel();
+        tokio::time::timeout(std::time::Duration::from_secs(10), task).await.unwrap().unwrap().unwrap();
     }
 
     #[tokio::test]

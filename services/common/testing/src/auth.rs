@@ -27,7 +27,7 @@ impl Tokens {
 
     /// Tokens signed with the keys of `auth` (e.g. those a server under test was given).
     pub fn new(auth: &AuthConfig, instance: &str) -> Tokens {
-        let authenticator = Arc::new(Authenticator::new(auth).expect("an authenticator"));
+        let authenticator = Arc::new(Authenticator::new(auth, instance).expect("an authenticator"));
         Tokens {
             issuer: Arc::new(TokenIssuer::new(auth).expect("a token issuer")),
             intercept: Arc::new(interceptor(Arc::clone(&authenticator))),
@@ -61,6 +61,12 @@ impl Tokens {
     /// A token for account `subject` in `role` for `unit`.
     pub fn mint(&self, subject: &str, role: Role, unit: &str) -> String {
         self.issuer.mint(subject, role, &UnitId::new(unit), &self.instance, None).expect("a token")
+    }
+
+    /// A token signed with the same key but minted for another IOC instance (which the
+    /// interceptor of this one refuses).
+    pub fn mint_for_instance(&self, instance: &str, subject: &str, role: Role, unit: &str) -> String {
+        self.issuer.mint(subject, role, &UnitId::new(unit), instance, None).expect("a token")
     }
 
     /// A request carrying a bearer token for `subject`, as a client sends it.

@@ -304,7 +304,7 @@ impl Intake for IntakeService {
                 email: identity.email.unwrap_or_default(),
                 confidential: state.confidential,
                 show_name_publicly: reporter.show_name_publicly,
-                channel_address: String::new(),
+                channel_address: identity.channel_address.unwrap_or_default(),
             }),
             audit_id: audit_id.to_string(),
         })

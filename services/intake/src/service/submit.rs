@@ -26,6 +26,9 @@ const TRACKING_CODE_ATTEMPTS: usize = 5;
 /// The violation of an attachment id that names no upload free to use.
 const UNCLAIMED: &str = "no uploaded attachment with this id is free to use (each belongs to one report only); \
                          upload the file, then send its new id";
+/// The longest channel address kept (a Zalo or Facebook id is a few dozen characters; an e-mail
+/// address at most 254).
+const MAX_CHANNEL_ADDRESS: usize = 320;
 /// How long the cache remembers an idempotency key; the database remembers for ever.
 const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 3600);
 
@@ -50,20 +53,49 @@ fn receipt(row: &store::report::Model) -> Result<v1::SubmitReportResponse, Intak
     })
 }
 
+/// The cache key of an idempotency key: scoped like the unique index (channel, subject, key); the
+/// subject is hashed so the key stays short whatever the token says.
+fn idempotency_cache_key(channel: &str, subject_hash: &str, key: &str) -> String {
+    format!("intake:idem:{channel}:{subject_hash}:{key}")
+}
+
+/// The receipt of the first report sent with this key, if the request is the same; otherwise the
+/// refusal that the key names another request (the IETF Idempotency-Key draft's 422).
+fn replay(row: &store::report::Model, request_hash: &str) -> Result<v1::SubmitReportResponse, IntakeError> {
+    if row.request_hash.as_deref() != Some(request_hash) {
+        return Err(IntakeError::field(
+            "idempotency_key",
+            "this key was already used for a different request; send a new key for a new report \
+             (khóa này đã dùng cho một yêu cầu khác)",
+        ));
+    }
+    tracing::Span::current().record("report_id", tracing::field::display(row.id));
+    receipt(row)
+}
+
 impl IntakeService {
-    async fn existing(&self, channel: &str, key: &str) -> Result<Option<store::report::Model>, IntakeError> {
+    async fn existing(
+        &self,
+        channel: &str,
+        subject: &str,
+        key: &str,
+    ) -> Result<Option<store::report::Model>, IntakeError> {
         if key.is_empty() {
             return Ok(None);
         }
         // The cache is only a shortcut; the unique index decides.
-        let cache_key = format!("intake:idem:{channel}:{key}");
+        let cache_key = idempotency_cache_key(channel, &self.subject_hash(subject), key);
         if let Ok(Some(id)) = self.parts.cache.get(&cache_key).await
             && let Ok(id) = Uuid::parse_str(&id)
             && let Some(row) = store::find_report(self.parts.db.conn(), id).await?
         {
             return Ok(Some(row));
         }
-        store::find_by_idempotency_key(self.parts.db.conn(), channel, key).await
+        store::find_by_idempotency_key(self.parts.db.conn(), channel, subject, key).await
+    }
+
+    fn subject_hash(&self, subject: &str) -> String {
+        crate::vault::keyed_hash("idempotency-subject", subject, &self.parts.phone_pepper)[..32].to_owned()
     }
 
     /// The violations of attachments that another report claimed while this one was validated.
@@ -98,12 +130,42 @@ impl IntakeService {
             violations.push(("channel".into(), "choose the channel the report came through".into()));
         }
         let channel = mapping::channel_name(channel);
+        // Bounds first, before any lookup: a request with thousands of ids costs nothing (issue 10).
+        let max_attachments = self.parts.rules.max_attachments;
+        if req.attachment_ids.len() > max_attachments {
+            let count = req.attachment_ids.len();
+            violations.push((
+                "attachment_ids".into(),
+                format!(
+                    "{count} attachments, at most {max_attachments} are allowed: keep the clearest images and videos"
+                ),
+            ));
+            return Err(IntakeError::Invalid(violations));
+        }
+        let channel_address = match req.reporter.as_ref().map(|r| r.channel_address.trim()).unwrap_or_default() {
+            "" => None,
+            address if address.chars().count() > MAX_CHANNEL_ADDRESS => {
+                violations
+                    .push(("reporter.channel_address".into(), format!("at most {MAX_CHANNEL_ADDRESS} characters")));
+                None
+            }
+            address if address.chars().any(char::is_control) => {
+                violations.push(("reporter.channel_address".into(), "no control characters".into()));
+                None
+            }
+            address => Some(address.to_owned()),
+        };
         let key = req.idempotency_key.trim().to_owned();
+        // The request as sent, keyed (it holds personal data): a retry sends the same bytes.
+        let request_hash = {
+            use sha2::Digest;
+            let digest = hex::encode(sha2::Sha256::digest(prost::Message::encode_to_vec(&req)));
+            crate::vault::keyed_hash("idempotency-request", &digest, &self.parts.phone_pepper)
+        };
         if key.chars().count() > 200 {
             violations.push(("idempotency_key".into(), "at most 200 characters".into()));
-        } else if let Some(row) = self.existing(&channel, &key).await? {
-            tracing::Span::current().record("report_id", tracing::field::display(row.id));
-            return receipt(&row);
+        } else if let Some(row) = self.existing(&channel, &actor.subject, &key).await? {
+            return replay(&row, &request_hash);
         }
         // Limits count only after the retry check: a retry of an accepted report costs nothing,
         // while every other attempt, valid or not, does (R19, R21.2).
@@ -164,6 +226,7 @@ impl IntakeService {
             phone: valid.reporter.phone.as_e164().to_owned(),
             address: valid.reporter.address.as_str().to_owned(),
             email: valid.reporter.email.as_ref().map(|e| e.to_string()),
+            channel_address,
         };
         let sealed = self.parts.vault.seal(&identity, id.to_string().as_bytes())?.to_compact();
         let show_name = reporter_in.show_name_publicly && !valid.reporter.confidential;
@@ -199,6 +262,8 @@ impl IntakeService {
             received_at: now,
             lifecycle: serde_json::to_string(state).map_err(|e| IntakeError::Corrupt(e.to_string()))?,
             idempotency_key: (!key.is_empty()).then(|| key.clone()),
+            idempotency_subject: (!key.is_empty()).then(|| actor.subject.clone()),
+            request_hash: (!key.is_empty()).then(|| request_hash.clone()),
             updated_at: now,
         };
 
@@ -212,8 +277,8 @@ impl IntakeService {
                     return Err(err.into());
                 }
                 // A concurrent retry with the same key won the race: answer with its report.
-                if let Some(first) = self.existing(&channel, &key).await? {
-                    return receipt(&first);
+                if let Some(first) = self.existing(&channel, &actor.subject, &key).await? {
+                    return replay(&first, &request_hash);
                 }
                 tracing::warn!("tracking code collision, drawing another");
                 continue;
@@ -232,7 +297,11 @@ impl IntakeService {
                 let _ = self
                     .parts
                     .cache
-                    .put_if_absent(&format!("intake:idem:{channel}:{key}"), &id.to_string(), IDEMPOTENCY_TTL)
+                    .put_if_absent(
+                        &idempotency_cache_key(&channel, &self.subject_hash(&actor.subject), &key),
+                        &id.to_string(),
+                        IDEMPOTENCY_TTL,
+                    )
                     .await;
             }
             tracing::info!(channel = %channel, "report received");

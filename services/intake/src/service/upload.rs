@@ -49,6 +49,7 @@ impl IntakeService {
                     "the upload is empty; send the header (file name, content type, size) first, then the bytes",
                 ));
             }
+            Some(Err(err @ IntakeError::TooLarge(_))) => return Err(err),
             Some(Err(err)) => return Err(BlobError::Interrupted(err.public_message()).into()),
             Some(Ok(message)) => match message.part {
                 Some(Part::Header(header)) => header,
@@ -111,6 +112,11 @@ where
             refuse("header", "send the header only once, as the first message")
         }
         Ok(v1::UploadAttachmentRequest { part: None }) => refuse("part", "each message carries the header or a chunk"),
+        Err(err @ IntakeError::TooLarge(_)) => {
+            let message = err.public_message();
+            *violation.lock().unwrap_or_else(PoisonError::into_inner) = Some(err);
+            Err(message)
+        }
         Err(err) => Err(err.public_message()),
     });
     let stored = match blobs.put_stream(declared, chunks).await {

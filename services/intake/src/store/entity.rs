@@ -47,6 +47,10 @@ pub mod report {
         pub lifecycle: String,
         /// The channel's idempotency key, if it sent one.
         pub idempotency_key: Option<String>,
+        /// Whose key it is: the subject of the token that sent it (keys are scoped to the caller).
+        pub idempotency_subject: Option<String>,
+        /// A keyed hash of the request sent with the key, telling a retry from another request.
+        pub request_hash: Option<String>,
         /// Last change.
         pub updated_at: DateTimeUtc,
     }

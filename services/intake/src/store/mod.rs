@@ -48,14 +48,16 @@ pub async fn find_by_tracking_code(
     Ok(report::Entity::find().filter(report::Column::TrackingCode.eq(code)).one(conn).await?)
 }
 
-/// The report a channel already submitted with this idempotency key.
+/// The report this caller (`subject`) already submitted on `channel` with this idempotency key.
 pub async fn find_by_idempotency_key(
     conn: &impl ConnectionTrait,
     channel: &str,
+    subject: &str,
     key: &str,
 ) -> Result<Option<report::Model>, IntakeError> {
     Ok(report::Entity::find()
         .filter(report::Column::Channel.eq(channel))
+        .filter(report::Column::IdempotencySubject.eq(subject))
         .filter(report::Column::IdempotencyKey.eq(key))
         .one(conn)
         .await?)

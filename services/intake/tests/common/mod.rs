@@ -48,7 +48,7 @@ pub const TEST_LIMITS: RateLimits = RateLimits {
 pub struct Harness {
     pub svc: Arc<IntakeService>,
     pub db: Db,
-    tokens: Tokens,
+    pub tokens: Tokens,
     blob_root: PathBuf,
     servers: Mutex<Vec<tokio::task::AbortHandle>>,
 }
@@ -144,12 +144,15 @@ impl Harness {
 
 /// A complete, valid submission (article 6).
 pub fn valid_request(key: &str) -> v1::SubmitReportRequest {
+    // One event time per test process: a retry sends the very same request, as a real client does.
+    static EVENT_TIME: std::sync::OnceLock<chrono::DateTime<Utc>> = std::sync::OnceLock::new();
+    let event_time = *EVENT_TIME.get_or_init(|| Utc::now() - TimeDelta::hours(2));
     v1::SubmitReportRequest {
         idempotency_key: key.into(),
         channel: v1::Channel::WebPortal as i32,
         category_id: String::new(),
         content: "Đường Nguyễn Trãi có ổ gà lớn trước số nhà 25, rất nguy hiểm cho người đi xe máy vào ban đêm.".into(),
-        event_time: Some(paht_proto::convert::timestamp(Utc::now() - TimeDelta::hours(2))),
+        event_time: Some(paht_proto::convert::timestamp(event_time)),
         location: Some(v1::Location {
             latitude: Some(10.7721),
             longitude: Some(106.6983),

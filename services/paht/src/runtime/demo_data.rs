@@ -6,7 +6,7 @@
 //! restart find the same reports, not add more.
 
 use anyhow::Context;
-use chrono::{TimeDelta, Utc};
+use chrono::{SubsecRound, TimeDelta, Utc};
 use paht_domain::actor::Role;
 use paht_domain::ids::UnitId;
 use paht_intake::IntakeClient;
@@ -128,12 +128,31 @@ pub struct Seeded {
     pub reports: Vec<(String, v1::ReportStatus)>,
 }
 
-fn request(demo: &DemoReport, n: usize) -> v1::SubmitReportRequest {
+/// When the demo was first seeded in this data directory (`demo-anchor`, written the first time):
+/// event times count back from it, so a restart sends the very same requests and intake answers
+/// them with the first receipts (a key sent again with another request is refused).
+fn anchor(data_dir: &std::path::Path) -> anyhow::Result<chrono::DateTime<Utc>> {
+    let path = data_dir.join("demo-anchor");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(chrono::DateTime::parse_from_rfc3339(text.trim())
+            .with_context(|| format!("reading {}", path.display()))?
+            .with_timezone(&Utc)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+            let now = Utc::now().trunc_subsecs(0);
+            std::fs::write(&path, now.to_rfc3339()).with_context(|| format!("writing {}", path.display()))?;
+            Ok(now)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+fn request(demo: &DemoReport, n: usize, anchor: chrono::DateTime<Utc>) -> v1::SubmitReportRequest {
     v1::SubmitReportRequest {
         idempotency_key: demo.key.into(),
         channel: demo.channel as i32,
         content: demo.content.into(),
-        event_time: Some(paht_proto::convert::timestamp(Utc::now() - TimeDelta::hours(demo.hours_ago + 1))),
+        event_time: Some(paht_proto::convert::timestamp(anchor - TimeDelta::hours(demo.hours_ago + 1))),
         location: Some(v1::Location {
             latitude: Some(demo.lat),
             longitude: Some(demo.lon),
@@ -154,15 +173,22 @@ fn request(demo: &DemoReport, n: usize) -> v1::SubmitReportRequest {
 /// (`clients`), as a channel, an operator, officers and leaders with tokens of this instance,
 /// and applies the operator's checks and the agencies' work the first time; later calls find
 /// them as they are.
-pub async fn seed(clients: &Clients, auth: &AuthConfig, instance: &str) -> anyhow::Result<Seeded> {
+pub async fn seed(
+    clients: &Clients,
+    auth: &AuthConfig,
+    instance: &str,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<Seeded> {
     let intake: IntakeClient = clients.get().context("intake is not hosted in this process")?;
-    let people = People { issuer: TokenIssuer::new(auth)?, authenticator: Authenticator::new(auth)?, instance };
+    let anchor = anchor(data_dir)?;
+    let people =
+        People { issuer: TokenIssuer::new(auth)?, authenticator: Authenticator::new(auth, instance)?, instance };
     let unit = UnitId::new(instance);
     let channel = people.caller("demo-channel", Role::System, &unit)?;
     let operator = people.caller("demo-operator", Role::IocOperator, &unit)?;
     let mut reports = Vec::new();
     for (i, demo) in REPORTS.iter().enumerate() {
-        let receipt = intake.submit_report(&channel, request(demo, i + 1)).await?;
+        let receipt = intake.submit_report(&channel, request(demo, i + 1, anchor)).await?;
         let get = v1::GetReportRequest { report_id: receipt.report_id.clone() };
         let report = intake.get_report(&operator, get.clone()).await?.report.unwrap_or_default();
         if report.status == v1::ReportStatus::Received as i32 {

@@ -254,7 +254,7 @@ pub async fn start(
             .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
     }
     let auth = settings::auth(&config)?;
-    let authenticator = Arc::new(Authenticator::new(&auth)?);
+    let authenticator = Arc::new(Authenticator::new(&auth, &config.instance_id)?);
     let (bus, rabbit) = connect_bus(&config).await?;
     let cache = cache::connect(&config.cache).await.context("connecting the cache")?;
     let mut relay = config.relay.clone();

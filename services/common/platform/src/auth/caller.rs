@@ -141,7 +141,7 @@ mod tests {
             .unwrap()
             .mint("officer-1", Role::Officer, &UnitId::new("SO-XD-86"), "IOC-86", None)
             .unwrap();
-        (Authenticator::new(&config).unwrap(), token)
+        (Authenticator::new(&config, "IOC-86").unwrap(), token)
     }
 
     #[test]

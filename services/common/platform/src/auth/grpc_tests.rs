@@ -12,7 +12,7 @@ use crate::auth::{AuthConfig, TokenIssuer};
 
 fn setup() -> (TokenIssuer, Arc<Authenticator>) {
     let config = AuthConfig::ephemeral();
-    (TokenIssuer::new(&config).unwrap(), Arc::new(Authenticator::new(&config).unwrap()))
+    (TokenIssuer::new(&config).unwrap(), Arc::new(Authenticator::new(&config, "province").unwrap()))
 }
 
 fn officer_token(issuer: &TokenIssuer) -> String {

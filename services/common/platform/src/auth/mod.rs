@@ -209,6 +209,14 @@ pub enum AuthError {
     /// The token's `iss` is not the configured issuer.
     #[error("token issuer is not accepted")]
     InvalidIssuer,
+    /// The token was minted for another IOC instance (signed with a key both share, or a mistake).
+    #[error("token was minted for instance `{token}`, and this is instance `{here}`: get a token from `{here}`")]
+    WrongInstance {
+        /// The instance the token names (a unit code, bounded by the token's length).
+        token: String,
+        /// The instance that refused it.
+        here: String,
+    },
     /// A claim is missing or not of the expected form.
     #[error("token claims are not valid: {0}")]
     InvalidClaims(String),

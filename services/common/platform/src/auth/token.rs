@@ -94,20 +94,26 @@ impl TokenIssuer {
 pub struct Authenticator {
     keys: HashMap<String, DecodingKey>,
     validation: Validation,
+    instance: String,
 }
 
 impl std::fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut kids: Vec<&String> = self.keys.keys().collect();
         kids.sort();
-        f.debug_struct("Authenticator").field("kids", &kids).finish_non_exhaustive()
+        f.debug_struct("Authenticator").field("kids", &kids).field("instance", &self.instance).finish_non_exhaustive()
     }
 }
 
 impl Authenticator {
-    /// Builds the authenticator from a configuration, refusing an invalid one.
-    pub fn new(config: &AuthConfig) -> Result<Self, AuthError> {
+    /// Builds the authenticator of the IOC instance `instance` from a configuration, refusing an
+    /// invalid one. It accepts only tokens minted for `instance`: the keys of two instances may be
+    /// the same by mistake, and a token of one instance must still not act on another.
+    pub fn new(config: &AuthConfig, instance: &str) -> Result<Self, AuthError> {
         config.validate()?;
+        if instance.trim().is_empty() {
+            return Err(AuthError::Config("the instance of the authenticator must not be empty".into()));
+        }
         let keys =
             config.keys.iter().map(|key| (key.kid.clone(), DecodingKey::from_secret(key.secret.as_bytes()))).collect();
         let mut validation = Validation::new(ALGORITHM);
@@ -117,10 +123,10 @@ impl Authenticator {
         // We never issue `aud`; a token that carries one was not minted by us for us.
         validation.validate_aud = true;
         validation.validate_nbf = true;
-        Ok(Authenticator { keys, validation })
+        Ok(Authenticator { keys, validation, instance: instance.to_owned() })
     }
 
-    /// Checks the token's shape, algorithm, key, signature, expiry and issuer, and
+    /// Checks the token's shape, algorithm, key, signature, expiry, issuer and instance, and
     /// returns its claims.
     pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
         if token.len() > MAX_TOKEN_LEN {
@@ -144,6 +150,11 @@ impl Authenticator {
             if value.trim().is_empty() {
                 return Err(AuthError::InvalidClaims(format!("`{what}` is empty")));
             }
+        }
+        if claims.instance != self.instance {
+            // The claim is the caller's text: bounded before it is echoed.
+            let token: String = claims.instance.chars().take(64).collect();
+            return Err(AuthError::WrongInstance { token, here: self.instance.clone() });
         }
         Ok(claims)
     }

@@ -15,7 +15,7 @@ fn config(keys: &[(&str, &str)], active: &str) -> AuthConfig {
 }
 
 fn pair(config: &AuthConfig) -> (TokenIssuer, Authenticator) {
-    (TokenIssuer::new(config).unwrap(), Authenticator::new(config).unwrap())
+    (TokenIssuer::new(config).unwrap(), Authenticator::new(config, "province").unwrap())
 }
 
 fn officer_token(issuer: &TokenIssuer) -> String {
@@ -61,7 +61,9 @@ fn base64url_helper_is_right() {
 
 #[test]
 fn mint_then_verify_round_trip() {
-    let (issuer, auth) = pair(&config(&[("k1", OLD_SECRET)], "k1"));
+    let config = config(&[("k1", OLD_SECRET)], "k1");
+    let issuer = TokenIssuer::new(&config).unwrap();
+    let auth = Authenticator::new(&config, "local-q1").unwrap();
     let token = issuer
         .mint("leader-3", Role::Leader, &UnitId::new("ubnd-q1"), "local-q1", Some(Duration::from_secs(600)))
         .unwrap();
@@ -77,7 +79,7 @@ fn mint_then_verify_round_trip() {
     assert_eq!(jsonwebtoken::decode_header(&token).unwrap().kid.as_deref(), Some("k1"));
 
     // Without a TTL the configured one applies; two tokens never share a jti.
-    let again = officer_token(&issuer);
+    let again = issuer.mint("officer-7", Role::Officer, &UnitId::new("so-gtvt"), "local-q1", None).unwrap();
     let claims_again = auth.verify(&again).unwrap();
     assert_eq!(claims_again.exp - claims_again.iat, 3_600);
     assert_ne!(claims_again.jti, claims.jti);
@@ -129,6 +131,26 @@ fn an_expired_token_is_refused_beyond_the_leeway() {
     // Within the 30 s leeway a just-expired token still passes (clock skew).
     let just_expired = issuer.sign(&claims(-5)).unwrap();
     assert!(auth.verify(&just_expired).is_ok());
+}
+
+#[test]
+fn a_token_of_another_instance_is_refused_even_with_the_same_key() {
+    // Two instances configured with the same secret by mistake: IOC-79's token must not act on IOC-86.
+    let config = config(&[("k1", OLD_SECRET)], "k1");
+    let issuer = TokenIssuer::new(&config).unwrap();
+    let here = Authenticator::new(&config, "IOC-86").unwrap();
+    let token = issuer.mint("operator-1", Role::IocOperator, &UnitId::new("IOC-79"), "IOC-79", None).unwrap();
+    let refused = here.verify(&token).unwrap_err();
+    assert_eq!(refused, AuthError::WrongInstance { token: "IOC-79".into(), here: "IOC-86".into() });
+    let status = tonic::Status::from(refused);
+    assert_eq!(status.code(), tonic::Code::Unauthenticated);
+    assert!(status.message().contains("IOC-79") && status.message().contains("IOC-86"), "{}", status.message());
+    assert!(Authenticator::new(&config, "IOC-79").unwrap().verify(&token).is_ok());
+    // An authenticator belongs to one named instance.
+    assert!(matches!(Authenticator::new(&config, " "), Err(AuthError::Config(_))));
+    // A hostile instance claim is cut before it is echoed.
+    let long = issuer.mint("x", Role::System, &UnitId::new("X"), &"I".repeat(5000), None).unwrap();
+    assert!(here.verify(&long).unwrap_err().to_string().len() < 300);
 }
 
 #[test]
@@ -215,10 +237,12 @@ fn claims_must_be_complete_and_not_meant_for_another_audience() {
 fn short_secrets_are_refused() {
     let short = config(&[("k1", "0123456789abcdef0123456789abcde")], "k1"); // 31 bytes
     assert_eq!(TokenIssuer::new(&short).unwrap_err(), AuthError::SecretTooShort { kid: "k1".into(), len: 31 });
-    assert!(matches!(Authenticator::new(&short), Err(AuthError::SecretTooShort { .. })));
+    assert!(matches!(Authenticator::new(&short, "province"), Err(AuthError::SecretTooShort { .. })));
     // A short key among good ones is refused too, even if it is not the active one.
     let mixed = config(&[("k1", OLD_SECRET), ("k0", "short")], "k1");
-    assert!(matches!(Authenticator::new(&mixed), Err(AuthError::SecretTooShort { kid, .. }) if kid == "k0"));
+    assert!(
+        matches!(Authenticator::new(&mixed, "province"), Err(AuthError::SecretTooShort { kid, .. }) if kid == "k0")
+    );
 }
 
 #[test]
