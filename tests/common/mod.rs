@@ -250,11 +250,15 @@ pub fn token(issuer: &TokenIssuer, role: Role, unit: &str) -> String {
 
 /// A complete, valid submission with the test reporter's personal data.
 pub fn submission(key: &str) -> v1::SubmitReportRequest {
+    // One event time per test process: a retry sends the very same request, as a real client does
+    // (the same key with another request is refused).
+    static EVENT_TIME: std::sync::OnceLock<chrono::DateTime<Utc>> = std::sync::OnceLock::new();
+    let event_time = *EVENT_TIME.get_or_init(|| Utc::now() - TimeDelta::hours(3));
     v1::SubmitReportRequest {
         idempotency_key: key.into(),
         channel: v1::Channel::WebPortal as i32,
         content: "Cống thoát nước trên đường Lý Thường Kiệt bị tắc, nước ngập sâu sau mỗi cơn mưa gây khó khăn cho người đi đường.".into(),
-        event_time: Some(paht_proto::convert::timestamp(Utc::now() - TimeDelta::hours(3))),
+        event_time: Some(paht_proto::convert::timestamp(event_time)),
         location: Some(v1::Location {
             latitude: Some(10.2537),
             longitude: Some(105.9722),
