@@ -69,7 +69,7 @@ async fn one(n: usize, c: Clients, t: Tokens, start: Arc<Barrier>, escalate: boo
     let receipt =
         intake.submit_report(authed(&t.channel, submission(&format!("race-{n}")))).await.unwrap().into_inner();
     let report_id = receipt.report_id;
-    let accept = v1::AcceptReportRequest { report_id: report_id.clone(), category_id: "ha-tang-do-thi".into() };
+    let accept = v1::AcceptReportRequest { report_id: report_id.clone(), category_id: "ha-tang".into() };
     intake.accept_report(authed(&t.operator, accept)).await.unwrap();
     let dispatched = eventually_every(50, "dispatch", || {
         let req = v1::DispatchRequest { report_id: report_id.clone(), targets: targets.clone(), note: String::new() };
@@ -167,8 +167,8 @@ async fn dispatching_or_escalating_while_approving_leaves_every_view_equal() {
     let bus = suite.bus().await;
     let stop = CancellationToken::new();
     let observer = observe_all(&bus, "e2e-race-observer", &stop).await;
-    let intake = suite.serve_services("intake", "intake", &[]);
     let routing = suite.serve_services("routing", "routing", &[]);
+    let intake = suite.serve_services("intake", "intake", &[("PAHT_PEERS__ROUTING", &routing.grpc)]);
     let processing = suite.serve_services("processing", "processing", &[]);
     let c = Clients {
         intake: intake.client().await,

@@ -36,7 +36,9 @@ async fn submit_reaches_postgres_and_rabbitmq() {
     let stop = CancellationToken::new();
     let bus = suite.bus().await;
     let observer = observe(&bus, "e2e-observer", &stop).await;
-    let server = suite.serve("intake");
+    // Intake asks routing's directory, in another process, whether the category exists (R13.5).
+    let routing = suite.serve_services("routing", "routing", &[]);
+    let server = suite.serve_services("intake", "intake", &[("PAHT_PEERS__ROUTING", &routing.grpc)]);
     let mut client = server.client().await;
     let issuer = suite.issuer();
     let channel = token(&issuer, Role::System, INSTANCE);

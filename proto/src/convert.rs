@@ -127,8 +127,9 @@ pub fn escalation_reason(r: lc::EscalationReason) -> v1::EscalationReason {
     }
 }
 
-/// An assignment as the protocol's. The stage deadline is the most urgent one running.
-pub fn assignment(a: &lc::Assignment, report_id: &str) -> v1::Assignment {
+/// An assignment as the protocol's, as of `now`: the deadlines running then, and the one to
+/// meet next as its stage deadline (see [`lc::Assignment::stage_deadline`]).
+pub fn assignment(a: &lc::Assignment, report_id: &str, now: DateTime<Utc>) -> v1::Assignment {
     v1::Assignment {
         id: a.id.to_string(),
         report_id: report_id.to_string(),
@@ -136,7 +137,7 @@ pub fn assignment(a: &lc::Assignment, report_id: &str) -> v1::Assignment {
         lead: a.lead,
         status: assignment_status(a.status) as i32,
         handling_deadline: Some(deadline(&a.handling)),
-        stage_deadline: a.open_deadlines.iter().min_by_key(|d| d.due_at).map(deadline),
+        stage_deadline: a.stage_deadline(now).map(deadline),
         explanation: a.explanation.as_ref().map(|e| v1::Explanation {
             reason: e.reason.clone(),
             expected_completion_date: Some(date(e.expected_completion)),
@@ -152,7 +153,7 @@ pub fn assignment(a: &lc::Assignment, report_id: &str) -> v1::Assignment {
         send_back_reason: a.send_back_reason.clone().unwrap_or_default(),
         assigned_at: Some(timestamp(a.assigned_at)),
         instructions: a.instructions.clone().unwrap_or_default(),
-        open_deadlines: a.open_deadlines.iter().map(deadline).collect(),
+        open_deadlines: a.running_deadlines(now).map(deadline).collect(),
     }
 }
 
@@ -166,17 +167,20 @@ fn answer(report: &lc::Report, visibility: v1::AnswerVisibility, decided: DateTi
     })
 }
 
-/// Copies the lifecycle part of a report (status, deadline, assignments, answer,
+/// Copies the lifecycle part of a report (status, deadlines, assignments, answer,
 /// rating, refusal, escalation) into a protocol report whose content the owning
-/// service has filled.
-pub fn fill_lifecycle(out: &mut v1::Report, report: &lc::Report) {
+/// service has filled, as of `now` (the deadlines still running then).
+pub fn fill_lifecycle(out: &mut v1::Report, report: &lc::Report, now: DateTime<Utc>) {
     let id = report.id.to_string();
     out.id.clone_from(&id);
     out.instance_id = report.instance.to_string();
     out.status = report_status(report.status) as i32;
     out.received_at = Some(timestamp(report.received_at));
     out.check_deadline = report.open_deadlines.iter().find(|d| d.stage == Stage::Check).map(deadline);
-    out.assignments = report.assignments.iter().map(|a| assignment(a, &id)).collect();
+    out.open_deadlines = report.open_deadlines.iter().map(deadline).collect();
+    out.resolved_at = report.answer_deadline.map(|d| timestamp(d.started_at));
+    out.answer_deadline = report.answer_deadline.as_ref().map(deadline);
+    out.assignments = report.assignments.iter().map(|a| assignment(a, &id, now)).collect();
     out.answer = answer(report, v1::AnswerVisibility::Unspecified, report.received_at).map(|mut a| {
         a.decided_at = None;
         a
@@ -565,5 +569,102 @@ mod tests {
             }
         }
         assert_eq!(seen.len(), 19, "every domain event kind was exercised: {seen:?}");
+    }
+
+    // Issue 10, R7.2, R8.2a, R8.2b, R9.2, R10.2: every deadline running is shown with its stage —
+    // the explanation window included — the stage deadline is the next one to meet as of the
+    // read (an ended window never shows), and the resolution time and answer deadline appear.
+    #[test]
+    fn every_running_deadline_is_shown_and_the_stage_deadline_is_the_next_to_meet() {
+        use chrono::TimeDelta;
+        use paht_domain::calendar::WorkingCalendar;
+        use paht_domain::ids::{AssignmentId, ReportId, UnitId};
+        use paht_domain::lifecycle::{Command, NewAssignment, NewReport, Report};
+
+        let cal = WorkingCalendar::vietnam();
+        let t0 = Utc.with_ymd_and_hms(2027, 3, 8, 2, 0, 0).unwrap(); // Monday 09:00 in Vietnam
+        let ioc = Actor::new("op", Role::IocOperator, UnitId::new("IOC"));
+        let officer = Actor::new("o", Role::Officer, UnitId::new("AG"));
+        let leader = Actor::new("l", Role::Leader, UnitId::new("AG"));
+        let a1 = AssignmentId::from_uuid(Uuid::from_u128(1));
+        let new = NewReport {
+            id: ReportId::from_uuid(Uuid::from_u128(7)),
+            instance: UnitId::new("IOC"),
+            reporter_ref: None,
+            confidential: false,
+        };
+        let mut report =
+            Report::receive(new, &Actor::new("s", Role::System, UnitId::new("IOC")), t0, &cal).unwrap().report;
+        let view = |report: &Report, now| {
+            let mut out = v1::Report::default();
+            fill_lifecycle(&mut out, report, now);
+            out
+        };
+        let stages =
+            |ds: &[v1::Deadline]| ds.iter().map(|d| v1::DeadlineStage::try_from(d.stage).unwrap()).collect::<Vec<_>>();
+        let stage_of =
+            |a: &v1::Assignment| a.stage_deadline.as_ref().map(|d| v1::DeadlineStage::try_from(d.stage).unwrap());
+        let due = |d: &v1::Deadline| from_timestamp(d.due_at.as_ref().unwrap()).unwrap();
+        use v1::DeadlineStage as S;
+
+        let received = view(&report, t0);
+        assert_eq!(stages(&received.open_deadlines), [S::Check]);
+        assert!(received.resolved_at.is_none() && received.answer_deadline.is_none());
+
+        let step = |report: &mut Report, who: &Actor, command, at| {
+            *report = report.apply(command, who, at, &cal).unwrap().report;
+            if let Some((command, routing)) = report.resolution() {
+                *report = report.apply(command, &routing, at, &cal).unwrap().report;
+            }
+        };
+        let at = |minutes| t0 + TimeDelta::minutes(minutes);
+        step(&mut report, &ioc, Command::Accept, at(10));
+        let assign = NewAssignment { id: a1, agency: UnitId::new("AG"), lead: true, instructions: None };
+        step(&mut report, &ioc, Command::Dispatch { assignments: vec![assign] }, at(20));
+
+        let dispatched = view(&report, at(21));
+        assert!(dispatched.open_deadlines.is_empty(), "the IOC has nothing left to meet");
+        let a = &dispatched.assignments[0];
+        assert_eq!(stages(&a.open_deadlines), [S::Return, S::Explanation, S::Handling]);
+        assert_eq!(stage_of(a), Some(S::Return));
+        let (return_due, explanation_due, handling_due) =
+            (due(&a.open_deadlines[0]), due(&a.open_deadlines[1]), due(&a.open_deadlines[2]));
+        assert!(return_due < explanation_due && explanation_due < handling_due);
+        assert_eq!(a.open_deadlines[1].basis, "R8.2a: 2 working day(s) from the next working day");
+
+        // The return window ends: the explanation window is next; then handling, overdue or not.
+        let a = &view(&report, return_due + TimeDelta::seconds(1)).assignments[0];
+        assert_eq!((stages(&a.open_deadlines), stage_of(a)), (vec![S::Explanation, S::Handling], Some(S::Explanation)));
+        let a = &view(&report, explanation_due + TimeDelta::seconds(1)).assignments[0];
+        assert_eq!((stages(&a.open_deadlines), stage_of(a)), (vec![S::Handling], Some(S::Handling)));
+        let a = &view(&report, handling_due + TimeDelta::days(3)).assignments[0];
+        assert_eq!(stage_of(a), Some(S::Handling), "an overdue handling deadline stays shown");
+
+        // An explanation moves handling to the expected date; it is the stage deadline at once.
+        let expected = NaiveDate::from_ymd_opt(2027, 3, 26).unwrap();
+        let explain = Command::Explain { assignment: a1, reason: "r".into(), expected_completion: expected };
+        step(&mut report, &officer, explain, at(60));
+        let a = &view(&report, at(61)).assignments[0];
+        assert_eq!((stages(&a.open_deadlines), stage_of(a)), (vec![S::Handling], Some(S::Handling)));
+        assert!(due(a.stage_deadline.as_ref().unwrap()) > handling_due);
+
+        let result = || Command::SubmitResult { assignment: a1, text: "x".into(), attachments: vec![] };
+        step(&mut report, &officer, result(), at(120));
+        let a = &view(&report, at(121)).assignments[0];
+        assert_eq!((stages(&a.open_deadlines), stage_of(a)), (vec![S::Approval], Some(S::Approval)));
+        step(&mut report, &leader, Command::SendBack { assignment: a1, reason: "r".into() }, at(130));
+        let a = &view(&report, at(131)).assignments[0];
+        assert_eq!((stages(&a.open_deadlines), stage_of(a)), (vec![S::Handling], Some(S::Handling)));
+        step(&mut report, &officer, result(), at(140));
+        step(&mut report, &leader, Command::Approve { assignment: a1 }, at(150));
+
+        let resolved = view(&report, at(151));
+        let a = &resolved.assignments[0];
+        assert!(a.open_deadlines.is_empty() && a.stage_deadline.is_none());
+        assert_eq!(resolved.resolved_at, Some(timestamp(at(150))));
+        let answer = resolved.answer_deadline.clone().unwrap();
+        assert_eq!((S::try_from(answer.stage).unwrap(), answer.started_at), (S::Answer, Some(timestamp(at(150)))));
+        assert_eq!(stages(&resolved.open_deadlines), [S::Answer]);
+        assert_eq!(resolved.open_deadlines[0], answer);
     }
 }

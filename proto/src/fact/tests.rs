@@ -34,7 +34,7 @@ impl World {
         let new = NewReport { id, instance: UnitId::new(IOC), reporter_ref: None, confidential: false };
         let t = lc::Report::receive(new, &actor(Role::System, IOC), now, &cal).unwrap();
         let mut view = v1::Report { content: "Đèn đường hỏng".into(), ..Default::default() };
-        convert::fill_lifecycle(&mut view, &t.report);
+        convert::fill_lifecycle(&mut view, &t.report, t.report.received_at);
         let mut world = World { cal, producer: t.report.clone(), replica: None, now, wire: Vec::new() };
         world.send(&t.events, Some(view));
         world

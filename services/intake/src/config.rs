@@ -21,6 +21,27 @@ pub struct IntakeConfig {
     pub phone_pepper: Option<String>,
     /// `[intake.limits]`: how many reports one sender and one address may submit.
     pub limits: RateLimits,
+    /// `[intake.uploads]`: how long an upload no report claimed is kept.
+    pub uploads: UploadsConfig,
+}
+
+/// Uploads no report claimed: each is removed, bytes and row, this long after its upload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UploadsConfig {
+    /// Seconds an unclaimed upload is kept (at least 60): the time a submitter has between
+    /// uploading its files and sending the report that lists them.
+    pub unclaimed_ttl_secs: u64,
+    /// Seconds between two sweeps of unclaimed uploads (at least 1).
+    pub sweep_interval_secs: u64,
+    /// Most uploads removed per sweep round; a full round goes on at once.
+    pub sweep_batch: u32,
+}
+
+impl Default for UploadsConfig {
+    fn default() -> Self {
+        UploadsConfig { unclaimed_ttl_secs: 24 * 3600, sweep_interval_secs: 300, sweep_batch: 200 }
+    }
 }
 
 /// One sliding-window limit: at most `max` requests per `window_secs`.
@@ -95,6 +116,7 @@ mod tests {
         let text = include_str!("../../../deploy/config/intake.sample.toml");
         let file: File = toml::from_str(text).unwrap();
         assert_eq!(file.intake.limits, RateLimits::default());
+        assert_eq!(file.intake.uploads, UploadsConfig::default());
         let blobs = file.intake.blobs.expect("the sample shows the blob store");
         assert_eq!((blobs.max_image_bytes, blobs.max_video_bytes), (10 * 1024 * 1024, 200 * 1024 * 1024));
     }

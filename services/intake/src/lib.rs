@@ -22,7 +22,7 @@ pub mod store;
 pub mod vault;
 
 pub use api::{Intake, IntakeClient, IntakeGrpcClient, UploadStream};
-pub use config::{IntakeConfig, Limit, RateLimits};
+pub use config::{IntakeConfig, Limit, RateLimits, UploadsConfig};
 pub use error::IntakeError;
 pub use error::LimitScope;
 pub use migration::IntakeMigrator;

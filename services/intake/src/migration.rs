@@ -17,7 +17,71 @@ impl MigratorTrait for IntakeMigrator {
         let mut all = paht_platform::db::platform_migrations();
         all.push(Box::new(CreateIntakeTables));
         all.push(Box::new(ScopeIdempotencyKeys));
+        all.push(Box::new(RecordUploaders));
         all
+    }
+}
+
+/// Records who uploaded each attachment (issue 10): `attachments.uploaded_by`, the uploader's
+/// token subject — only that caller may list the upload in a report — and an index on
+/// (report_id, uploaded_at) for the sweep of uploads no report claimed. Uploads stored before
+/// have no uploader: no one can claim them, and the sweep removes them.
+struct RecordUploaders;
+
+impl MigrationName for RecordUploaders {
+    fn name(&self) -> &str {
+        "intake_m0003_record_uploaders"
+    }
+}
+
+#[derive(DeriveIden)]
+enum AttachmentsUploader {
+    #[sea_orm(iden = "attachments")]
+    Table,
+    ReportId,
+    UploadedBy,
+    UploadedAt,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for RecordUploaders {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(AttachmentsUploader::Table)
+                    .add_column(string_len_null(AttachmentsUploader::UploadedBy, 200))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("attachments_unclaimed_idx")
+                    .table(AttachmentsUploader::Table)
+                    .col(AttachmentsUploader::ReportId)
+                    .col(AttachmentsUploader::UploadedAt)
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_index(Index::drop().name("attachments_unclaimed_idx").table(AttachmentsUploader::Table).to_owned())
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(AttachmentsUploader::Table)
+                    .drop_column(AttachmentsUploader::UploadedBy)
+                    .to_owned(),
+            )
+            .await
+    }
+
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
     }
 }
 

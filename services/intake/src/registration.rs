@@ -67,7 +67,11 @@ async fn start(host: Host) -> Result<Mounted, HostError> {
         instance: host.instance(),
         phone_pepper: pepper.into_bytes(),
         limits: config.limits,
+        uploads: config.uploads,
         notifier: Some(host.notifier.clone()),
+        routing: host.peers.peer("routing", |channel| -> paht_routing::RoutingClient {
+            Arc::new(paht_routing::RoutingGrpcClient::new(channel))
+        }),
     }));
     // Follows the report after the check, for the check queue and the public lookup.
     let follower = host
@@ -75,5 +79,6 @@ async fn start(host: Host) -> Result<Mounted, HostError> {
         .await?;
     let served = AuthGuard::new(IntakeServiceServer::from_arc(Arc::clone(&service)), host.authenticator.clone())
         .allow_anonymous(ANONYMOUS);
-    Ok(Mounted::new(served).with_client::<IntakeClient>(service).with_task(follower))
+    let sweeper = service.spawn_upload_sweeper(host.background.clone());
+    Ok(Mounted::new(served).with_client::<IntakeClient>(service).with_task(follower).with_task(sweeper))
 }

@@ -309,6 +309,53 @@ async fn too_many_attachment_ids_are_refused_before_any_lookup(h: Harness) {
     assert_eq!(h.count("reports").await, 0);
 }
 
+// Issue 10, R13.5: acceptance checks the category in routing's directory — known and not
+// retired — whether the operator gives it or the report came with it; the refusal lists the
+// categories that may be used, and changes nothing.
+async fn acceptance_checks_the_category_in_routings_directory_r13_5(h: Harness) {
+    use paht_routing::Routing as _;
+    let description = |status: &tonic::Status| {
+        status
+            .get_details_bad_request()
+            .unwrap()
+            .field_violations
+            .iter()
+            .map(|v| v.description.clone())
+            .collect::<String>()
+    };
+    let receipt = submit(&h, "cat").await;
+    let accept =
+        |category: &str| v1::AcceptReportRequest { report_id: receipt.report_id.clone(), category_id: category.into() };
+    let status = h.svc.accept_report(h.operator(accept("khong-co-linh-vuc-nay"))).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(paht_testing::fields(&status), vec!["category_id"]);
+    let text = description(&status);
+    assert!(text.contains("is not in the directory") && text.contains("giao-thong, "), "{text}");
+    assert!(status.message().len() + status.details().len() < 8 * 1024);
+
+    let admin = h.caller("admin", Role::SystemOperator, INSTANCE);
+    let retire = v1::RetireCategoryRequest { category_id: "dat-dai".into() };
+    h.routing.retire_category(&admin, retire).await.unwrap();
+    let status = h.svc.accept_report(h.operator(accept("dat-dai"))).await.unwrap_err();
+    let text = description(&status);
+    assert!(text.contains("is retired") && !text.contains("dat-dai,") && text.contains("moi-truong"), "{text}");
+
+    // Filed by the reporter under a category retired since: the operator must choose another.
+    let mut request = valid_request("cat-2");
+    request.category_id = "xay-dung".into();
+    let filed = h.svc.submit_report(h.system(request)).await.unwrap().into_inner();
+    h.routing.retire_category(&admin, v1::RetireCategoryRequest { category_id: "xay-dung".into() }).await.unwrap();
+    let keep = v1::AcceptReportRequest { report_id: filed.report_id.clone(), category_id: String::new() };
+    let status = h.svc.accept_report(h.operator(keep)).await.unwrap_err();
+    assert!(description(&status).contains("the report's own"), "{}", description(&status));
+    assert_eq!(h.outbox_keys().await, vec!["report.received", "report.received"], "nothing was accepted");
+
+    let report = h.svc.accept_report(h.operator(accept("moi-truong"))).await.unwrap().into_inner().report.unwrap();
+    assert_eq!(report.category_id, "moi-truong");
+    let other = v1::AcceptReportRequest { report_id: filed.report_id, category_id: "giao-thong".into() };
+    h.svc.accept_report(h.operator(other)).await.unwrap();
+}
+
 on_both!(
     submit_stores_report_sealed_reporter_and_event,
     too_many_attachment_ids_are_refused_before_any_lookup,
@@ -324,4 +371,5 @@ on_both!(
     check_queue_pages_in_deadline_order,
     no_token_is_unauthenticated,
     intake_follows_the_report_after_the_check,
+    acceptance_checks_the_category_in_routings_directory_r13_5,
 );

@@ -141,7 +141,42 @@ async fn an_attachment_is_claimed_by_one_report_only(h: Harness) {
     // The guard when both passed the first look: linking an attachment a report holds links nothing.
     let txn = h.db.begin_write().await.unwrap();
     let ids = [contested.parse().unwrap()];
-    assert_eq!(store::link_attachments(&txn, &ids, uuid::Uuid::now_v7()).await.unwrap(), 0);
+    assert_eq!(store::link_attachments(&txn, &ids, uuid::Uuid::now_v7(), "tester").await.unwrap(), 0);
+}
+
+// Issue 10: an upload is claimed only by the caller who uploaded it — another relay account that
+// learns its id cannot attach it — and an upload no report claimed is removed, row and bytes,
+// once the configured time has passed; a claimed one stays with its report.
+async fn an_upload_is_claimed_only_by_its_uploader_and_swept_when_unclaimed(h: Harness) {
+    let mut client = h.client().await;
+    let png = png();
+    let photo = || upload_of(header("a.png", "image/png", png.len(), ""), &png, 30);
+    let mine = upload(&h, &mut client, Role::System, photo()).await.unwrap().id;
+    let mut theirs = valid_request("theirs");
+    theirs.attachment_ids = vec![mine.clone()];
+    let status = h.svc.submit_report(h.as_subject("another-relay", Role::System, theirs)).await.unwrap_err();
+    assert_eq!((status.code(), fields(&status)), (Code::InvalidArgument, vec!["attachment_ids[0]".to_owned()]));
+    assert_eq!((h.count("reports").await, h.outbox_keys().await.len()), (0, 0));
+    let mut own = valid_request("own");
+    own.attachment_ids = vec![mine.clone()];
+    let receipt = h.svc.submit_report(h.system(own)).await.expect("the uploader claims it").into_inner();
+
+    let left = upload(&h, &mut client, Role::System, photo()).await.unwrap().id;
+    assert_eq!((h.count("attachments").await, h.blob_files().len()), (2, 2));
+    let now = chrono::Utc::now();
+    assert_eq!(h.svc.sweep_unclaimed_uploads(now).await.unwrap(), 0, "too young to sweep");
+    let ttl = paht_intake::UploadsConfig::default().unclaimed_ttl_secs;
+    let later = now + chrono::TimeDelta::seconds(ttl as i64 + 60);
+    assert_eq!(h.svc.sweep_unclaimed_uploads(later).await.unwrap(), 1);
+    assert_eq!(h.svc.sweep_unclaimed_uploads(later).await.unwrap(), 0, "a second sweep finds nothing");
+    assert_eq!((h.count("attachments").await, h.blob_files().len()), (1, 1));
+    let get = v1::GetReportRequest { report_id: receipt.report_id };
+    let report = h.svc.get_report(h.operator(get)).await.unwrap().into_inner().report.unwrap();
+    assert_eq!(report.attachments.iter().map(|a| a.id.clone()).collect::<Vec<_>>(), [mine]);
+    let mut late = valid_request("late");
+    late.attachment_ids = vec![left];
+    let status = h.svc.submit_report(h.system(late)).await.unwrap_err();
+    assert_eq!(fields(&status), ["attachment_ids[0]"], "a swept upload is gone");
 }
 
 // The upload protocol: the header first and once, then chunks of at most 1 MiB matching the
@@ -195,6 +230,7 @@ on_both!(
     text_declared_as_jpeg_is_refused,
     oversize_uploads_are_refused,
     an_attachment_is_claimed_by_one_report_only,
+    an_upload_is_claimed_only_by_its_uploader_and_swept_when_unclaimed,
     protocol_mistakes_name_their_field,
     only_submitters_upload,
 );

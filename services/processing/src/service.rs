@@ -86,7 +86,7 @@ fn record_ids(report: Option<Uuid>, assignment: Option<Uuid>) {
 /// The protocol's view of an assignment; the result's files are carried as references (the
 /// ids of intake's uploads), their metadata lives with intake.
 fn assignment_view(a: &lc::Assignment, report_id: ReportId) -> v1::Assignment {
-    let mut out = convert::assignment(a, &report_id.to_string());
+    let mut out = convert::assignment(a, &report_id.to_string(), paht_platform::clock::now());
     if let (Some(result), Some(domain)) = (out.result.as_mut(), a.result.as_ref())
         && result.attachments.is_empty()
     {

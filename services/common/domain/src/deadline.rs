@@ -62,6 +62,15 @@ impl Stage {
         Stage::Answer,
     ];
 
+    /// The stages whose deadline is a window for an optional act (R8.2b return, R8.2a
+    /// explanation): once it ends the act is no longer expected, so it is never missed.
+    pub const WINDOWS: [Stage; 2] = [Stage::Return, Stage::Explanation];
+
+    /// Whether the stage is a window ([`Stage::WINDOWS`]).
+    pub fn is_window(self) -> bool {
+        Stage::WINDOWS.contains(&self)
+    }
+
     /// The regulation's rule for the stage.
     pub fn rule(self) -> Rule {
         match self {

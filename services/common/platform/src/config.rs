@@ -106,12 +106,15 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     /// How each service's outbox relay paces itself.
     pub relay: RelayConfig,
+    /// Where the services this process does not host are reached over gRPC, by name
+    /// (`routing = "http://paht-routing:50051"`); see [`crate::peers`].
+    pub peers: crate::peers::PeerEndpoints,
 }
 
 impl Config {
     /// The top-level keys and tables the platform reads; every other top-level table of a
     /// configuration file must be a hosted service's section.
-    pub const KEYS: [&'static str; 11] = [
+    pub const KEYS: [&'static str; 12] = [
         "instance_id",
         "data_dir",
         "grpc_addr",
@@ -123,6 +126,7 @@ impl Config {
         "calendar",
         "telemetry",
         "relay",
+        "peers",
     ];
 }
 
@@ -140,6 +144,7 @@ impl Default for Config {
             calendar: CalendarConfig::default(),
             telemetry: TelemetryConfig::default(),
             relay: RelayConfig::default(),
+            peers: Default::default(),
         }
     }
 }

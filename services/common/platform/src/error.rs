@@ -24,8 +24,13 @@ pub type Violation = (String, String);
 /// The most field violations a refusal carries; the rest are counted in one last entry, so every
 /// error stays readable by a standard client (grpcio refuses metadata over 16 KiB).
 pub const MAX_VIOLATIONS: usize = 16;
-/// The longest field path or description sent back, in bytes of UTF-8 (cut at a character).
-const MAX_VIOLATION_TEXT: usize = 200;
+/// The longest field path sent back, in bytes of UTF-8 (cut at a character).
+const MAX_FIELD_TEXT: usize = 160;
+/// The longest description of one violation (room for a list of valid values).
+const MAX_DESCRIPTION_TEXT: usize = 640;
+/// The most bytes of descriptions one refusal carries; the violations past it are counted in
+/// the last entry, so `grpc-message` and the details together stay well under 8 KiB.
+const MAX_DESCRIPTIONS_TOTAL: usize = 2560;
 
 /// What the caller is told (the message of [`ApiError::Unavailable`]); the cause goes to the log.
 const UNAVAILABLE: &str = "tạm thời không xử lý được, vui lòng thử lại / temporarily unavailable, retry";
@@ -119,9 +124,8 @@ impl ApiError {
     /// (field `""`) saying how many more.
     pub fn violations(&self) -> Vec<Violation> {
         let all = self.all_violations();
-        let more = all.len().saturating_sub(MAX_VIOLATIONS);
-        let mut shown: Vec<Violation> =
-            all.into_iter().take(MAX_VIOLATIONS).map(|(f, m)| (bounded(&f), bounded(&m))).collect();
+        let mut shown = shown(&all);
+        let more = all.len() - shown.len();
         if more > 0 {
             shown.push((String::new(), format!("và {more} lỗi khác / and {more} more")));
         }
@@ -219,18 +223,34 @@ impl ApiError {
 
 /// The fields of a refusal as a message names them: at most [`MAX_VIOLATIONS`], then "and N more".
 fn field_list(fields: &[Violation]) -> String {
-    let named: Vec<String> = fields.iter().take(MAX_VIOLATIONS).map(|(f, _)| bounded(f)).collect();
-    let more = fields.len().saturating_sub(MAX_VIOLATIONS);
+    let named: Vec<String> = shown(fields).into_iter().map(|(f, _)| f).collect();
+    let more = fields.len() - named.len();
     let more = if more > 0 { format!(" and {more} more") } else { String::new() };
     format!("{}{more}", named.join(", "))
 }
 
-/// `text` cut to [`MAX_VIOLATION_TEXT`] bytes at a character boundary (with "…" when cut).
-fn bounded(text: &str) -> String {
-    if text.len() <= MAX_VIOLATION_TEXT {
+/// The violations a refusal shows, bounded: at most [`MAX_VIOLATIONS`], each text cut, and no
+/// more descriptions than [`MAX_DESCRIPTIONS_TOTAL`] bytes (the first one always).
+fn shown(all: &[Violation]) -> Vec<Violation> {
+    let mut budget = MAX_DESCRIPTIONS_TOTAL;
+    let mut shown = Vec::new();
+    for (field, message) in all.iter().take(MAX_VIOLATIONS) {
+        let message = bounded(message, MAX_DESCRIPTION_TEXT);
+        if message.len() > budget && !shown.is_empty() {
+            break;
+        }
+        budget = budget.saturating_sub(message.len());
+        shown.push((bounded(field, MAX_FIELD_TEXT), message));
+    }
+    shown
+}
+
+/// `text` cut to `max` bytes at a character boundary (with "…" when cut).
+fn bounded(text: &str, max: usize) -> String {
+    if text.len() <= max {
         return text.to_owned();
     }
-    let mut end = MAX_VIOLATION_TEXT - '…'.len_utf8();
+    let mut end = max - '…'.len_utf8();
     while !text.is_char_boundary(end) {
         end -= 1;
     }

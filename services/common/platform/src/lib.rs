@@ -10,6 +10,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod peers;
 pub mod replica;
 pub mod secrets;
 pub mod server;

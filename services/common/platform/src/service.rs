@@ -136,6 +136,8 @@ pub struct Host {
     pub notifier: RelayNotifier,
     /// Cancelled when the process shuts down its background work.
     pub background: CancellationToken,
+    /// The other services' APIs: in-process when hosted here, else at their `[peers]` address.
+    pub peers: crate::peers::Peers,
 }
 
 impl Host {

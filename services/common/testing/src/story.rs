@@ -42,7 +42,7 @@ impl Story {
         };
         let system = Actor::new("web", Role::System, UnitId::new(instance));
         let t = lc::Report::receive(new, &system, vn(at), cal).expect("the report is received");
-        convert::fill_lifecycle(&mut view, &t.report);
+        convert::fill_lifecycle(&mut view, &t.report, t.report.received_at);
         let event = &t.events[0];
         let envelope = convert::envelope(Uuid::now_v7(), event, convert::payload(event, &t.report, Some(view)));
         (Story { report: t.report, cal: Arc::clone(cal) }, envelope)

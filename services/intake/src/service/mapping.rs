@@ -100,7 +100,7 @@ pub fn report(row: &report::Model, state: &lc::Report, attachments: &[attachment
         attachments: attachments.iter().map(attachment).collect(),
         ..Default::default()
     };
-    convert::fill_lifecycle(&mut out, state);
+    convert::fill_lifecycle(&mut out, state, now_micros());
     out
 }
 

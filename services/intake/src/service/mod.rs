@@ -5,6 +5,7 @@
 mod limits;
 mod mapping;
 mod submit;
+mod sweep;
 mod upload;
 
 use std::sync::Arc;
@@ -18,7 +19,9 @@ use paht_domain::validation::SubmissionRules;
 use paht_platform::auth::Caller;
 use paht_platform::cache::Cache;
 use paht_platform::db::{Db, RelayNotifier, outbox};
+use paht_platform::peers::Peer;
 use paht_proto::v1;
+use paht_routing::RoutingClient;
 use uuid::Uuid;
 
 use crate::api::{Intake, UploadStream};
@@ -65,8 +68,12 @@ pub struct IntakeParts {
     pub phone_pepper: Vec<u8>,
     /// Submission and upload rate limits (R19, R21.2).
     pub limits: crate::config::RateLimits,
+    /// How long uploads no report claimed are kept.
+    pub uploads: crate::config::UploadsConfig,
     /// Wakes the outbox relay after a commit; `None` when the relay only polls.
     pub notifier: Option<RelayNotifier>,
+    /// Routing's API, owner of the directory: acceptance checks the category there (R13.5).
+    pub routing: Peer<RoutingClient>,
 }
 
 /// The intake gRPC service.
@@ -116,6 +123,47 @@ impl IntakeService {
         self.notify();
         tracing::info!(status = %transition.report.status, "report checked");
         Ok(mapping::report(&row, &transition.report, &attachments))
+    }
+}
+
+impl IntakeService {
+    /// The category a report is accepted under — the one the operator gives, else the one it
+    /// was submitted with — must be in routing's directory and not retired (R13.5); the
+    /// refusal lists the categories that may be used. A report without any is accepted as is
+    /// (routing's rules then file it). Asked before the check's transaction, with the
+    /// operator's own token, so a slow directory never holds the report's row.
+    async fn check_category(&self, caller: &Caller, report_id: &str, given: Option<&str>) -> Result<(), IntakeError> {
+        let category = match given {
+            Some(category) => category.to_owned(),
+            None => {
+                let id = IntakeError::parse_uuid("report_id", report_id)?;
+                let row = store::find_report(self.parts.db.conn(), id)
+                    .await?
+                    .ok_or_else(|| IntakeError::NotFound(format!("report {id}")))?;
+                match row.category_id {
+                    Some(category) => category,
+                    None => return Ok(()),
+                }
+            }
+        };
+        let listed = self
+            .parts
+            .routing
+            .get()?
+            .list_categories(caller, v1::ListCategoriesRequest { include_retired: true })
+            .await?
+            .categories;
+        let problem = match listed.iter().find(|c| c.id == category) {
+            Some(c) if !c.retired => return Ok(()),
+            Some(_) => "đã ngừng sử dụng / is retired",
+            None => "không có trong danh mục / is not in the directory",
+        };
+        let valid: Vec<&str> = listed.iter().filter(|c| !c.retired).map(|c| c.id.as_str()).collect();
+        let from = if given.is_some() { "" } else { " (the report's own; give category_id)" };
+        Err(IntakeError::field(
+            "category_id",
+            format!("lĩnh vực {category:?} {problem}{from}; chọn một trong / one of: {}", valid.join(", ")),
+        ))
     }
 }
 
@@ -232,6 +280,7 @@ impl Intake for IntakeService {
                 .map_err(|_| IntakeError::field("category_id", "not a category id"))?;
             Some(code.as_str().to_owned())
         };
+        self.check_category(caller, &req.report_id, category.as_deref()).await?;
         let report = self.check(actor, &req.report_id, Command::Accept, category).await?;
         Ok(v1::AcceptReportResponse { report: Some(report) })
     }

@@ -24,8 +24,8 @@ use crate::vault::{Identity, phone_lookup_hash};
 /// Tracking codes have 40 random bits; a collision is rare, several in a row mean a bug.
 const TRACKING_CODE_ATTEMPTS: usize = 5;
 /// The violation of an attachment id that names no upload free to use.
-const UNCLAIMED: &str = "no uploaded attachment with this id is free to use (each belongs to one report only); \
-                         upload the file, then send its new id";
+const UNCLAIMED: &str = "no attachment you uploaded with this id is free to use (each belongs to one report \
+                         only, and to the caller who uploaded it); upload the file, then send its new id";
 /// The longest channel address kept (a Zalo or Facebook id is a few dozen characters; an e-mail
 /// address at most 254).
 const MAX_CHANNEL_ADDRESS: usize = 320;
@@ -36,7 +36,7 @@ fn receipt(row: &store::report::Model) -> Result<v1::SubmitReportResponse, Intak
     let state = store::lifecycle_of(row)?;
     // The lifecycle mapping computes the open check deadline exactly as reads show it.
     let mut check = v1::Report::default();
-    convert::fill_lifecycle(&mut check, &state);
+    convert::fill_lifecycle(&mut check, &state, state.received_at);
     Ok(v1::SubmitReportResponse {
         report_id: row.id.to_string(),
         tracking_code: row.tracking_code.clone(),
@@ -99,10 +99,10 @@ impl IntakeService {
     }
 
     /// The violations of attachments that another report claimed while this one was validated.
-    async fn claimed_attachments(&self, ids: &[Uuid]) -> IntakeError {
+    async fn claimed_attachments(&self, ids: &[Uuid], uploader: &str) -> IntakeError {
         let mut violations = Vec::new();
         for (i, id) in ids.iter().enumerate() {
-            match store::find_unclaimed_attachment(self.parts.db.conn(), *id).await {
+            match store::find_unclaimed_attachment(self.parts.db.conn(), *id, uploader).await {
                 Ok(Some(_)) => {}
                 Ok(None) => violations.push((format!("attachment_ids[{i}]"), UNCLAIMED.into())),
                 Err(err) => return err,
@@ -188,7 +188,7 @@ impl IntakeService {
             let field = format!("attachment_ids[{i}]");
             match paht_domain::ids::parse_uuid(raw) {
                 Ok(id) if attachment_ids.contains(&id) => violations.push((field, "listed twice".into())),
-                Ok(id) => match store::find_unclaimed_attachment(self.parts.db.conn(), id).await? {
+                Ok(id) => match store::find_unclaimed_attachment(self.parts.db.conn(), id, &actor.subject).await? {
                     Some(row) => {
                         attachment_ids.push(id);
                         attachments.push(row);
@@ -283,10 +283,12 @@ impl IntakeService {
                 tracing::warn!("tracking code collision, drawing another");
                 continue;
             }
-            if store::link_attachments(&txn, &attachment_ids, id).await? != attachment_ids.len() as u64 {
-                // A concurrent submission claimed one of them first; this one stores nothing.
+            if store::link_attachments(&txn, &attachment_ids, id, &actor.subject).await? != attachment_ids.len() as u64
+            {
+                // A concurrent submission claimed one of them first (or the sweep removed it);
+                // this one stores nothing.
                 drop(txn);
-                return Err(self.claimed_attachments(&attachment_ids).await);
+                return Err(self.claimed_attachments(&attachment_ids, &actor.subject).await);
             }
             let received = mapping::report(&row, state, &attachments);
             outbox::enqueue(&txn, &mapping::messages(&transition.events, state, Some(&received), None)).await?;

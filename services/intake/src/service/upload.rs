@@ -73,7 +73,8 @@ impl IntakeService {
             sha256: Some(header.sha256.trim().to_owned()).filter(|s| !s.is_empty()),
         };
         let (db, blobs, rules) = (self.parts.db.clone(), Arc::clone(&self.parts.blobs), self.parts.rules.clone());
-        let work = store_upload(db, blobs, rules, declared, messages);
+        let uploader = auth.actor().subject;
+        let work = store_upload(db, blobs, rules, declared, uploader, messages);
         let task = tokio::spawn(work.instrument(tracing::Span::current()));
         let row = task.await.map_err(|e| BlobError::Storage(format!("the upload task failed: {e}")))??;
         tracing::Span::current().record("attachment_id", tracing::field::display(row.id));
@@ -88,6 +89,7 @@ async fn store_upload<S>(
     blobs: Arc<BlobStore>,
     rules: SubmissionRules,
     declared: UploadHeader,
+    uploader: String,
     messages: S,
 ) -> Result<attachment::Model, IntakeError>
 where
@@ -126,7 +128,7 @@ where
             return Err(violation.unwrap_or_else(|| IntakeError::from(err)));
         }
     };
-    let row = row(&stored, file_name);
+    let row = row(&stored, file_name, uploader);
     let recorded = match check_rules(&row.file_name, &row.content_type, stored.size_bytes, &rules) {
         Ok(()) => store::insert_attachment(db.conn(), row.clone()).await,
         Err(refused) => Err(refused),
@@ -156,7 +158,7 @@ fn check_rules(
 }
 
 /// The attachment row of a stored blob, claimed by no report yet.
-fn row(stored: &StoredBlob, file_name: String) -> attachment::Model {
+fn row(stored: &StoredBlob, file_name: String, uploader: String) -> attachment::Model {
     attachment::Model {
         id: stored.id,
         report_id: None,
@@ -167,5 +169,6 @@ fn row(stored: &StoredBlob, file_name: String) -> attachment::Model {
         sha256: stored.sha256.clone(),
         file_name,
         uploaded_at: mapping::now_micros(),
+        uploaded_by: Some(uploader),
     }
 }

@@ -118,6 +118,8 @@ pub mod attachment {
         pub file_name: String,
         /// When it was uploaded.
         pub uploaded_at: DateTimeUtc,
+        /// Who uploaded it (the token's subject); only that caller may list it in a report.
+        pub uploaded_by: Option<String>,
     }
 
     /// No navigable relations.

@@ -126,12 +126,43 @@ pub async fn insert_audit(conn: &impl ConnectionTrait, entry: audit::Model) -> R
     Ok(())
 }
 
-/// The attachment with this id, if uploaded and not yet claimed by a report.
+/// The attachment with this id, if `uploader` uploaded it and no report claimed it yet.
 pub async fn find_unclaimed_attachment(
     conn: &impl ConnectionTrait,
     id: Uuid,
+    uploader: &str,
 ) -> Result<Option<attachment::Model>, IntakeError> {
-    Ok(attachment::Entity::find_by_id(id).filter(attachment::Column::ReportId.is_null()).one(conn).await?)
+    Ok(attachment::Entity::find_by_id(id)
+        .filter(attachment::Column::ReportId.is_null())
+        .filter(attachment::Column::UploadedBy.eq(uploader))
+        .one(conn)
+        .await?)
+}
+
+/// Up to `limit` uploads no report claimed, uploaded before `before`, oldest first.
+pub async fn stale_uploads(
+    conn: &impl ConnectionTrait,
+    before: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<attachment::Model>, IntakeError> {
+    Ok(attachment::Entity::find()
+        .filter(attachment::Column::ReportId.is_null())
+        .filter(attachment::Column::UploadedAt.lt(before))
+        .order_by_asc(attachment::Column::UploadedAt)
+        .limit(limit)
+        .all(conn)
+        .await?)
+}
+
+/// Deletes the row of upload `id` if it is still unclaimed; whether it did (then the caller
+/// owns the removal of its bytes: a submission can no longer claim it).
+pub async fn delete_unclaimed_attachment(conn: &impl ConnectionTrait, id: Uuid) -> Result<bool, IntakeError> {
+    let deleted = attachment::Entity::delete_many()
+        .filter(attachment::Column::Id.eq(id))
+        .filter(attachment::Column::ReportId.is_null())
+        .exec(conn)
+        .await?;
+    Ok(deleted.rows_affected == 1)
 }
 
 /// Records an uploaded attachment, not yet claimed by any report.
@@ -143,7 +174,12 @@ pub async fn insert_attachment(conn: &impl ConnectionTrait, row: attachment::Mod
 /// Gives the uploaded attachments to the report that refers to them, only those no report has
 /// claimed yet; returns how many were linked. Fewer than `ids.len()` means another report took one
 /// in the meantime (or an id is listed twice), and the caller rolls back.
-pub async fn link_attachments(conn: &impl ConnectionTrait, ids: &[Uuid], report_id: Uuid) -> Result<u64, DbErr> {
+pub async fn link_attachments(
+    conn: &impl ConnectionTrait,
+    ids: &[Uuid],
+    report_id: Uuid,
+    uploader: &str,
+) -> Result<u64, DbErr> {
     if ids.is_empty() {
         return Ok(0);
     }
@@ -151,6 +187,7 @@ pub async fn link_attachments(conn: &impl ConnectionTrait, ids: &[Uuid], report_
         .col_expr(attachment::Column::ReportId, sea_orm::sea_query::Expr::value(report_id))
         .filter(attachment::Column::Id.is_in(ids.iter().copied()))
         .filter(attachment::Column::ReportId.is_null())
+        .filter(attachment::Column::UploadedBy.eq(uploader))
         .exec(conn)
         .await?;
     Ok(result.rows_affected)

@@ -47,6 +47,8 @@ pub const TEST_LIMITS: RateLimits = RateLimits {
 /// The service under test and what tests need around it.
 pub struct Harness {
     pub svc: Arc<IntakeService>,
+    /// The real routing service, owner of the directory intake checks categories in.
+    pub routing: Arc<paht_routing::RoutingService>,
     pub db: Db,
     pub tokens: Tokens,
     blob_root: PathBuf,
@@ -245,6 +247,28 @@ async fn harness(t: TestDb, limits: RateLimits) -> Harness {
         ..BlobConfig::default()
     })
     .unwrap();
+    // Routing (the directory's owner) on its own SQLite file beside the test's database.
+    let routing_db = Db::connect(
+        &format!("sqlite://{}?mode=rwc", t.dir.join("routing.db").display()),
+        "routing",
+        &DbConfig::default(),
+    )
+    .await
+    .unwrap();
+    routing_db.migrate::<paht_routing::RoutingMigrator>().await.unwrap();
+    let directory = paht_routing::directory::Directory::shipped();
+    let rules = paht_routing::rules::RoutingRules::shipped(&directory).unwrap();
+    let routing = Arc::new(paht_routing::RoutingService::new(paht_routing::RoutingParts {
+        db: routing_db,
+        cache: Arc::new(MemoryCache::new()),
+        calendar: Arc::new(WorkingCalendar::vietnam()),
+        instance: UnitId::new(INSTANCE),
+        notifier: None,
+        directory,
+        rules,
+        config: paht_routing::RoutingConfig::default(),
+    }));
+    let routing_client: paht_routing::RoutingClient = routing.clone();
     let svc = paht_intake::build(IntakeParts {
         db: db.clone(),
         cache: Arc::new(MemoryCache::new()),
@@ -255,11 +279,20 @@ async fn harness(t: TestDb, limits: RateLimits) -> Harness {
         instance: UnitId::new(INSTANCE),
         phone_pepper: b"test-pepper".to_vec(),
         limits,
+        uploads: paht_intake::UploadsConfig::default(),
         notifier: None,
+        routing: paht_platform::peers::Peer::fixed("routing", routing_client),
     })
     .await
     .unwrap();
-    Harness { svc: Arc::new(svc), db, tokens: Tokens::ephemeral(INSTANCE), blob_root, servers: Mutex::new(Vec::new()) }
+    Harness {
+        svc: Arc::new(svc),
+        routing,
+        db,
+        tokens: Tokens::ephemeral(INSTANCE),
+        blob_root,
+        servers: Mutex::new(Vec::new()),
+    }
 }
 
 /// Runs `test` on a fresh database of `backend` without rate limits, removed afterwards even if

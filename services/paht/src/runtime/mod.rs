@@ -82,6 +82,7 @@ pub(crate) struct Shared {
     pub calendar: Arc<WorkingCalendar>,
     pub authenticator: Arc<Authenticator>,
     pub relay: RelayConfig,
+    pub peers: paht_platform::peers::Peers,
 }
 
 /// One hosted service's running parts, for metrics and shutdown.
@@ -257,6 +258,7 @@ pub async fn start(
     let authenticator = Arc::new(Authenticator::new(&auth, &config.instance_id)?);
     let (bus, rabbit) = connect_bus(&config).await?;
     let cache = cache::connect(&config.cache).await.context("connecting the cache")?;
+    let peers = paht_platform::peers::Peers::new(&config.peers)?;
     let mut relay = config.relay.clone();
     if config.bus.backend == BusBackend::Inproc {
         // The in-process bus confirms once consumers have handled a message, retries
@@ -271,6 +273,7 @@ pub async fn start(
         cache,
         authenticator,
         relay,
+        peers,
     };
 
     let background = CancellationToken::new();
@@ -291,6 +294,8 @@ pub async fn start(
         hosted.push(Hosted { name: registration.name, db, relay_stats: relay.stats() });
         relays.push(relay);
     }
+    // Whatever a service calls on another goes in-process from now on when both are hosted here.
+    shared.peers.offer(&clients);
     // Relays start once every consumer of the process has subscribed: with the in-process bus, an
     // event left in an outbox by the previous run must not be published before its queue exists.
     let relays_stop = CancellationToken::new();
@@ -363,6 +368,7 @@ async fn host(
         authenticator: shared.authenticator.clone(),
         notifier: relay.notifier(),
         background: background.clone(),
+        peers: shared.peers.clone(),
     };
     let mounted = (registration.host)(host).await.with_context(|| format!("starting {name}"))?;
     Ok((mounted, relay, db))

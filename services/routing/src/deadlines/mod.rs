@@ -81,12 +81,7 @@ pub use sweeper::{LEASE_NAME, SUBJECT, Sweeper};
 
 /// The stages whose deadline is a window for an optional act (R8.2b return, R8.2a
 /// explanation): reminded before they end, never reported missed (see the module docs).
-pub const WINDOW_STAGES: [Stage; 2] = [Stage::Return, Stage::Explanation];
-
-/// Whether `stage` is a window stage ([`WINDOW_STAGES`]).
-pub fn is_window(stage: Stage) -> bool {
-    WINDOW_STAGES.contains(&stage)
-}
+pub const WINDOW_STAGES: [Stage; 2] = Stage::WINDOWS;
 
 /// When a deadline's reminder (`deadline.due_soon`) goes out.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

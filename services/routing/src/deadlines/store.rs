@@ -11,7 +11,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-use super::{LeadTime, is_window, micros};
+use super::{LeadTime, micros};
 
 /// The `deadlines` table as sea-orm sees it (see the migration for the DDL and indexes).
 /// Read it for overdue and backlog lists; write it only through [`sync`] and the sweeper.
@@ -172,7 +172,7 @@ pub async fn sync(txn: &impl ConnectionTrait, report: &Report, lead: &LeadTime) 
                         .col_expr(Column::Rule, Expr::value(rule_json(&deadline.rule)));
                     changed = true;
                 }
-                if row.closed_at.is_some() && !is_window(deadline.stage) {
+                if row.closed_at.is_some() && !deadline.stage.is_window() {
                     update = update.col_expr(Column::ClosedAt, Expr::value(Option::<DateTime<Utc>>::None));
                     changed = true;
                 }

@@ -120,7 +120,10 @@ fn with_instructions(mut new: Vec<NewAssignment>, note: &str) -> Vec<NewAssignme
 /// The new assignments of a command, as the protocol's.
 fn new_assignments(replica: &Replica, ids: &[AssignmentId]) -> Vec<v1::Assignment> {
     let report_id = replica.id().to_string();
-    ids.iter().filter_map(|id| replica.state.assignment(*id)).map(|a| convert::assignment(a, &report_id)).collect()
+    ids.iter()
+        .filter_map(|id| replica.state.assignment(*id))
+        .map(|a| convert::assignment(a, &report_id, paht_platform::clock::now()))
+        .collect()
 }
 
 /// The report as staff see it, with the duplicate link routing recorded (R8.2c).

@@ -226,6 +226,23 @@ pub struct Assignment {
     pub return_check: Option<Deadline>,
 }
 
+impl Assignment {
+    /// The deadlines still running at `now`, in the order they were set: a window (return,
+    /// explanation) ends when its time is up — the act it allows is no longer expected, and
+    /// the sweeper closes it without a miss — while handling and approval run until they are
+    /// met, overdue or not.
+    pub fn running_deadlines(&self, now: DateTime<Utc>) -> impl Iterator<Item = &Deadline> {
+        self.open_deadlines.iter().filter(move |d| !(d.stage.is_window() && d.due_at <= now))
+    }
+
+    /// The deadline the agency has to meet next at `now`: the earliest one still running —
+    /// the return window, then the explanation window while they run, else handling; the
+    /// leader's approval while a result waits; none once approved, returned or cancelled.
+    pub fn stage_deadline(&self, now: DateTime<Utc>) -> Option<&Deadline> {
+        self.running_deadlines(now).min_by_key(|d| d.due_at)
+    }
+}
+
 /// The IOC's escalation to the provincial office.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Escalation {
@@ -303,7 +320,8 @@ pub struct Report {
     /// The R7.2 check deadline it got on arrival.
     #[serde(default)]
     pub check_deadline: Option<Deadline>,
-    /// The R10.2 answer deadline it got when resolved.
+    /// The R10.2 answer deadline it got when resolved; it counts from the resolution, so its
+    /// `started_at` is when the report was (last) resolved.
     #[serde(default)]
     pub answer_deadline: Option<Deadline>,
     /// The returned assignments a later dispatch answered (R8.2b).

@@ -61,11 +61,11 @@ impl Replica {
         self.state.id
     }
 
-    /// The report as staff see it: the received content with the current lifecycle
-    /// (status, assignments and their deadlines, escalation, answer).
+    /// The report as staff see it now: the received content with the current lifecycle
+    /// (status, assignments and the deadlines running, escalation, answer).
     pub fn report(&self) -> v1::Report {
         let mut out = self.view.clone();
-        convert::fill_lifecycle(&mut out, &self.state);
+        convert::fill_lifecycle(&mut out, &self.state, crate::clock::now());
         out
     }
 

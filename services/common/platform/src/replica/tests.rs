@@ -61,7 +61,7 @@ fn intake_events(cal: &WorkingCalendar, category: &str) -> (lc::Report, Vec<v1::
     let received = lc::Report::receive(new, &system, now, cal).unwrap();
     let mut view =
         v1::Report { content: "Rác thải ùn ứ".into(), category_id: "moi-truong".into(), ..Default::default() };
-    convert::fill_lifecycle(&mut view, &received.report);
+    convert::fill_lifecycle(&mut view, &received.report, received.report.received_at);
     let mut envelopes = vec![convert::envelope(
         Uuid::now_v7(),
         &received.events[0],
