@@ -12,9 +12,10 @@ pub type ProcessingError = ApiError;
 /// explanation's reason is `explanation.reason`. Every other error passes unchanged.
 pub(crate) fn in_request_terms(err: ApiError) -> ApiError {
     match err {
-        ApiError::Lifecycle(ref lifecycle @ LifecycleError::MissingField { action: Action::Explain, field }) => {
-            ApiError::field(format!("explanation.{field}"), lifecycle.to_string())
-        }
+        ApiError::Lifecycle(
+            ref lifecycle @ (LifecycleError::MissingField { action: Action::Explain, field }
+            | LifecycleError::BadText { action: Action::Explain, field, .. }),
+        ) => ApiError::field(format!("explanation.{field}"), lifecycle.to_string()),
         other => other,
     }
 }

@@ -28,9 +28,13 @@ pub const MAX_VIOLATIONS: usize = 16;
 const MAX_FIELD_TEXT: usize = 160;
 /// The longest description of one violation (room for a list of valid values).
 const MAX_DESCRIPTION_TEXT: usize = 640;
-/// The most bytes of descriptions one refusal carries; the violations past it are counted in
-/// the last entry, so `grpc-message` and the details together stay well under 8 KiB.
-const MAX_DESCRIPTIONS_TOTAL: usize = 2560;
+/// The most bytes of field paths and descriptions one refusal carries; the violations past it
+/// are counted in the last entry, so the details stay under 3 KiB once encoded.
+const MAX_VIOLATIONS_TOTAL: usize = 2048;
+/// The longest message sent back, in bytes of UTF-8: it may quote what the caller sent (an id
+/// that names nothing), and percent-encoded in `grpc-message` it stays under 3 KiB. With the
+/// details, a status stays well under 8 KiB whatever the request held.
+const MAX_MESSAGE_TEXT: usize = 1024;
 
 /// What the caller is told (the message of [`ApiError::Unavailable`]); the cause goes to the log.
 const UNAVAILABLE: &str = "tạm thời không xử lý được, vui lòng thử lại / temporarily unavailable, retry";
@@ -106,7 +110,9 @@ impl ApiError {
                     Code::PermissionDenied
                 }
                 E::MissingField { .. }
+                | E::BadText { .. }
                 | E::ExpectedDateNotInFuture { .. }
+                | E::ExpectedDateBeyondCalendar { .. }
                 | E::NoAgencies
                 | E::AlreadyAssigned(_)
                 | E::DuplicateAssignmentId(_)
@@ -135,10 +141,15 @@ impl ApiError {
     fn all_violations(&self) -> Vec<Violation> {
         match self {
             ApiError::Invalid(fields) => fields.clone(),
-            ApiError::Lifecycle(e @ LifecycleError::MissingField { field, .. }) => {
+            ApiError::Lifecycle(
+                e @ (LifecycleError::MissingField { field, .. } | LifecycleError::BadText { field, .. }),
+            ) => {
                 vec![((*field).to_owned(), e.to_string())]
             }
-            ApiError::Lifecycle(e @ LifecycleError::ExpectedDateNotInFuture { .. }) => {
+            ApiError::Lifecycle(
+                e
+                @ (LifecycleError::ExpectedDateNotInFuture { .. } | LifecycleError::ExpectedDateBeyondCalendar { .. }),
+            ) => {
                 vec![("explanation.expected_completion_date".to_owned(), e.to_string())]
             }
             _ => Vec::new(),
@@ -147,14 +158,16 @@ impl ApiError {
 
     /// What the caller may read: the message for refusals, a fixed text for failures of the service
     /// (whose cause is logged by [`ApiError::log`]).
+    /// Bounded ([`MAX_MESSAGE_TEXT`]): a refusal may quote what the caller sent.
     pub fn public_message(&self) -> String {
-        match self {
+        let message = match self {
             ApiError::Invalid(fields) => format!("invalid fields: {}", field_list(fields)),
             ApiError::Unavailable(_) => UNAVAILABLE.to_owned(),
             ApiError::Corrupt(_) | ApiError::Internal(_) => INTERNAL.to_owned(),
             ApiError::Lifecycle(LifecycleError::Calendar(_)) => "deadline computation failed".to_owned(),
             other => other.to_string(),
-        }
+        };
+        bounded(&message, MAX_MESSAGE_TEXT)
     }
 
     /// Logs a failure of the service (refusals of the caller are not logged here).
@@ -230,17 +243,18 @@ fn field_list(fields: &[Violation]) -> String {
 }
 
 /// The violations a refusal shows, bounded: at most [`MAX_VIOLATIONS`], each text cut, and no
-/// more descriptions than [`MAX_DESCRIPTIONS_TOTAL`] bytes (the first one always).
+/// more than [`MAX_VIOLATIONS_TOTAL`] bytes of paths and descriptions (the first one always).
 fn shown(all: &[Violation]) -> Vec<Violation> {
-    let mut budget = MAX_DESCRIPTIONS_TOTAL;
+    let mut budget = MAX_VIOLATIONS_TOTAL;
     let mut shown = Vec::new();
     for (field, message) in all.iter().take(MAX_VIOLATIONS) {
-        let message = bounded(message, MAX_DESCRIPTION_TEXT);
-        if message.len() > budget && !shown.is_empty() {
+        let (field, message) = (bounded(field, MAX_FIELD_TEXT), bounded(message, MAX_DESCRIPTION_TEXT));
+        let size = field.len() + message.len();
+        if size > budget && !shown.is_empty() {
             break;
         }
-        budget = budget.saturating_sub(message.len());
-        shown.push((bounded(field, MAX_FIELD_TEXT), message));
+        budget = budget.saturating_sub(size);
+        shown.push((field, message));
     }
     shown
 }

@@ -44,6 +44,9 @@ const CHECKERS: &[Role] = &[Role::IocOperator];
 /// The authorities that may read a reporter's identity, when competent for the report (R6.2).
 const IDENTITY_READERS: &[Role] = &[Role::IocOperator, Role::Officer, Role::Leader, Role::ProvincialOffice];
 
+/// The longest purpose of a read of the reporter's identity, written to the audit log (R20.2).
+const MAX_PURPOSE_CHARS: usize = 500;
+
 /// Default and largest page of the check queue.
 const DEFAULT_PAGE: u64 = 50;
 const MAX_PAGE: u64 = 200;
@@ -310,6 +313,15 @@ impl Intake for IntakeService {
         let purpose = req.purpose.trim();
         if purpose.is_empty() {
             return Err(IntakeError::field("purpose", "state why the reporter's data is needed (R20.2)"));
+        }
+        if purpose.chars().count() > MAX_PURPOSE_CHARS {
+            return Err(IntakeError::field("purpose", format!("at most {MAX_PURPOSE_CHARS} characters")));
+        }
+        if purpose.chars().any(|c| c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')) {
+            return Err(IntakeError::field(
+                "purpose",
+                "one line of plain text: no control or direction-changing characters",
+            ));
         }
         let txn = self.parts.db.begin_write().await.map_err(IntakeError::from)?;
         let row = store::find_report(&txn, id).await?.ok_or_else(|| IntakeError::NotFound(format!("report {id}")))?;

@@ -128,18 +128,23 @@ where
             return Err(violation.unwrap_or_else(|| IntakeError::from(err)));
         }
     };
-    let row = row(&stored, file_name, uploader);
-    let recorded = match check_rules(&row.file_name, &row.content_type, stored.size_bytes, &rules) {
-        Ok(()) => store::insert_attachment(db.conn(), row.clone()).await,
+    let recorded = match check_rules(&file_name, &stored.content_type, stored.size_bytes, &rules) {
+        // The name as the rules read it: path, control and direction-changing characters gone.
+        Ok(name) => {
+            let row = row(&stored, name, uploader);
+            store::insert_attachment(db.conn(), row.clone()).await.map(|()| row)
+        }
         Err(refused) => Err(refused),
     };
-    if let Err(err) = recorded {
-        if let Err(cleanup) = blobs.delete(stored.id).await {
-            tracing::warn!(attachment_id = %stored.id, error = %cleanup, "could not remove the blob of a refused upload");
+    match recorded {
+        Ok(row) => Ok(row),
+        Err(err) => {
+            if let Err(cleanup) = blobs.delete(stored.id).await {
+                tracing::warn!(attachment_id = %stored.id, error = %cleanup, "could not remove the blob of a refused upload");
+            }
+            Err(err)
         }
-        return Err(err);
     }
-    Ok(row)
 }
 
 /// The submission rules for one attachment (R6.1b), with their fields named as in the header.
@@ -148,9 +153,9 @@ fn check_rules(
     content_type: &str,
     size_bytes: u64,
     rules: &SubmissionRules,
-) -> Result<(), IntakeError> {
+) -> Result<String, IntakeError> {
     let draft = AttachmentDraft { file_name: file_name.to_owned(), content_type: content_type.to_owned(), size_bytes };
-    AttachmentMeta::parse(&draft, rules).map(drop).map_err(|found| {
+    AttachmentMeta::parse(&draft, rules).map(|meta| meta.file_name().to_owned()).map_err(|found| {
         IntakeError::Invalid(
             found.as_slice().iter().map(|v| (format!("header.{}", v.field), v.message_en.clone())).collect(),
         )

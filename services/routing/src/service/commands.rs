@@ -410,12 +410,13 @@ impl RoutingService {
         let executed = replica::execute(&txn, replica, command, &auth.actor(), self.now(), &self.calendar, &self.index)
             .await
             .map_err(|err| match &err {
-                ReplicaError::Lifecycle(LifecycleError::MissingField { field: "note", .. }) => {
-                    RoutingError::field("directive.instructions", err.to_string())
-                }
-                ReplicaError::Lifecycle(LifecycleError::MissingField { field: "notice", .. }) => {
-                    RoutingError::field("directive.close.notice", err.to_string())
-                }
+                ReplicaError::Lifecycle(
+                    LifecycleError::MissingField { field: "note", .. } | LifecycleError::BadText { field: "note", .. },
+                ) => RoutingError::field("directive.instructions", err.to_string()),
+                ReplicaError::Lifecycle(
+                    LifecycleError::MissingField { field: "notice", .. }
+                    | LifecycleError::BadText { field: "notice", .. },
+                ) => RoutingError::field("directive.close.notice", err.to_string()),
                 _ => dispatch_refusal(
                     err,
                     &targets,

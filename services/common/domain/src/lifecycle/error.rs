@@ -67,6 +67,16 @@ pub enum LifecycleError {
         /// The empty field.
         field: &'static str,
     },
+    /// A text is too long or holds control or direction-changing characters.
+    #[error("{action}: {field} {problem}")]
+    BadText {
+        /// The action tried.
+        action: Action,
+        /// The text's field.
+        field: &'static str,
+        /// What is wrong with it.
+        problem: TextProblem,
+    },
     /// A dispatch names no agency.
     #[error("dispatch needs at least one agency")]
     NoAgencies,
@@ -86,6 +96,14 @@ pub enum LifecycleError {
         expected: NaiveDate,
         /// Today in the instance's time zone.
         today: NaiveDate,
+    },
+    /// An explanation's expected date lies past the years the working calendar covers.
+    #[error("expected completion date {expected} lies past the calendar's last year ({last}); give a nearer date")]
+    ExpectedDateBeyondCalendar {
+        /// The date given.
+        expected: NaiveDate,
+        /// The calendar's last year.
+        last: i32,
     },
     /// An explanation was already given for this assignment in this round.
     #[error("assignment {0} has already been explained")]
@@ -108,4 +126,25 @@ pub enum LifecycleError {
     /// The calendar could not compute a deadline.
     #[error("deadline: {0}")]
     Calendar(#[from] CalendarError),
+}
+
+/// What is wrong with a command's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextProblem {
+    /// Longer than the most characters allowed.
+    TooLong {
+        /// The most characters allowed.
+        max: usize,
+    },
+    /// Holds a control character (other than line breaks and tabs) or a bidi control.
+    ControlCharacter,
+}
+
+impl std::fmt::Display for TextProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TextProblem::TooLong { max } => write!(f, "is longer than {max} characters; shorten it"),
+            TextProblem::ControlCharacter => f.write_str("holds control or direction-changing characters; remove them"),
+        }
+    }
 }

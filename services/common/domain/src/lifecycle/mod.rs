@@ -24,10 +24,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use command::{Action, Command, Directive, EscalationReason, NewAssignment, Rating};
-pub use error::LifecycleError;
+pub use error::{LifecycleError, TextProblem};
 pub use event::{DispatchedAssignment, Event, EventKind, FACTS};
 pub use fact::{Admission, Producer, Progress, Seen, Service, Stamp, UnknownService};
-pub use transition::Transition;
+pub use transition::{MAX_NOTE_CHARS, MAX_TEXT_CHARS, Transition};
 
 use crate::actor::Actor;
 use crate::deadline::Deadline;

@@ -460,6 +460,13 @@ fn r8_2a_explanation_moves_the_handling_deadline_once() {
         expected_completion: NaiveDate::from_ymd_opt(2027, 3, 8).unwrap(),
     };
     assert!(matches!(w.try_do(&officer(AG1), past), Err(LifecycleError::ExpectedDateNotInFuture { .. })));
+    // Issue 10: a date past the calendar's years is the caller's mistake, not a failure.
+    let far = Command::Explain {
+        assignment: aid(A),
+        reason: "Cần xác minh".into(),
+        expected_completion: NaiveDate::from_ymd_opt(2101, 1, 3).unwrap(),
+    };
+    assert!(matches!(w.try_do(&officer(AG1), far), Err(LifecycleError::ExpectedDateBeyondCalendar { last: 2100, .. })));
     let blank = Command::Explain {
         assignment: aid(A),
         reason: "  ".into(),

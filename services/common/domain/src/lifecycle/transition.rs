@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 
 use super::command::{Action, Command, Directive, EscalationReason, NewAssignment};
-use super::error::LifecycleError;
+use super::error::{LifecycleError, TextProblem};
 use super::event::{DispatchedAssignment, Event, EventKind};
 use super::fact::Producer;
 use super::{AssignmentStatus, NewReport, Report, ReportStatus};
@@ -24,8 +24,32 @@ pub struct Transition {
     pub events: Vec<Event>,
 }
 
+/// The longest reason, note, notice, legal basis or feedback, in characters.
+pub const MAX_NOTE_CHARS: usize = 2_000;
+/// The longest result or answer text, in characters.
+pub const MAX_TEXT_CHARS: usize = 20_000;
+
+/// A command's text must be there, bounded, and free of control characters (line breaks and
+/// tabs aside) and of bidi controls, which would hide or reorder what staff and citizens read.
 fn require_text(action: Action, field: &'static str, value: &str) -> Result<(), LifecycleError> {
-    if value.trim().is_empty() { Err(LifecycleError::MissingField { action, field }) } else { Ok(()) }
+    if value.trim().is_empty() {
+        return Err(LifecycleError::MissingField { action, field });
+    }
+    let max = if field == "text" { MAX_TEXT_CHARS } else { MAX_NOTE_CHARS };
+    let problem = if value.chars().count() > max {
+        Some(TextProblem::TooLong { max })
+    } else if value.chars().any(|c| {
+        (c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+            || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    }) {
+        Some(TextProblem::ControlCharacter)
+    } else {
+        None
+    };
+    match problem {
+        Some(problem) => Err(LifecycleError::BadText { action, field, problem }),
+        None => Ok(()),
+    }
 }
 
 impl Report {
@@ -209,7 +233,16 @@ impl Step<'_> {
                     return Err(LifecycleError::ExpectedDateNotInFuture { expected: expected_completion, today });
                 }
                 let handling =
-                    Deadline::with_rule(self.cal, Stage::Handling, self.now, Rule::ByDate(expected_completion))?;
+                    Deadline::with_rule(self.cal, Stage::Handling, self.now, Rule::ByDate(expected_completion))
+                        .map_err(|e| match e {
+                            crate::calendar::CalendarError::OutOfRange(_) => {
+                                LifecycleError::ExpectedDateBeyondCalendar {
+                                    expected: expected_completion,
+                                    last: crate::calendar::LAST_YEAR,
+                                }
+                            }
+                            other => other.into(),
+                        })?;
                 let a = self.require_assignment(assignment, &[AssignmentStatus::Assigned])?;
                 if a.explanation.is_some() {
                     return Err(LifecycleError::AlreadyExplained(assignment));
