@@ -10,5 +10,6 @@ pub mod deadline;
 pub mod duplicates;
 pub mod ids;
 pub mod lifecycle;
+pub mod privacy;
 pub mod tracking;
 pub mod validation;
