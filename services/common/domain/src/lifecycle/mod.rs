@@ -9,6 +9,7 @@
 //! calendar, and returns the new state and its events, or says why not.
 
 mod command;
+mod draft;
 mod error;
 mod event;
 mod fact;

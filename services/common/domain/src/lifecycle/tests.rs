@@ -642,3 +642,32 @@ fn r8_2a_explaining_at_closing_time_with_a_holiday_as_expected_date_still_gives_
     assert_eq!(handling.due_at, vn("2027-02-05T23:59:59+07:00"));
     assert!(handling.due_at > handling.started_at);
 }
+
+// R10.1, R10.3a: the draft answer has one part per approved agency, named, the lead first;
+// nothing to draft before an approval.
+#[test]
+fn r10_3a_the_draft_answer_names_each_approved_agency_lead_first() {
+    let names = |u: &UnitId| match u.as_str() {
+        AG1 => Some("Sở Xây dựng".to_owned()),
+        _ => None,
+    };
+    let w = World::new().go(&ioc(), Command::Accept).go(&ioc(), dispatch_two()).go(&officer(AG2), result(B));
+    assert_eq!(w.report.draft_answer(names), None, "no approved result yet");
+    let w = w.go(&leader(AG2), Command::Approve { assignment: aid(B) });
+    assert_eq!(w.report.draft_answer(names).as_deref(), Some("Kết quả xử lý phản ánh:\n\n1. AG2:\nĐã sửa xong ổ gà"));
+    let w = w
+        .go(
+            &officer(AG1),
+            Command::SubmitResult {
+                assignment: aid(A), text: "  Đã thảm lại mặt đường. ".into(), attachments: vec![]
+            },
+        )
+        .go(&leader(AG1), Command::Approve { assignment: aid(A) });
+    assert_eq!(w.report.status, ReportStatus::Resolved);
+    assert_eq!(
+        w.report.draft_answer(names).as_deref(),
+        Some(
+            "Kết quả xử lý phản ánh:\n\n1. Sở Xây dựng (đơn vị chủ trì):\nĐã thảm lại mặt đường.\n\n2. AG2:\nĐã sửa xong ổ gà"
+        )
+    );
+}
