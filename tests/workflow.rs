@@ -148,6 +148,12 @@ async fn a_report_goes_through_two_agencies_a_return_an_explanation_and_a_send_b
         assert_eq!(due(&a.handling_deadline), local("2027-05-07T17:00:00+07:00"), "R8.2a handling");
         // R8.2b: a return is due within 1 working day: Thursday's closing time.
         assert_eq!(due(&a.stage_deadline), local("2027-04-29T17:00:00+07:00"), "R8.2b return window");
+        // Issue 10, R8.2a: the explanation window is shown too — 2 working days: Thu 29/4, Tue 4/5.
+        let stages: Vec<i32> = a.open_deadlines.iter().map(|d| d.stage).collect();
+        let (r, e, h) = (v1::DeadlineStage::Return, v1::DeadlineStage::Explanation, v1::DeadlineStage::Handling);
+        assert_eq!(stages, [r as i32, e as i32, h as i32], "every open deadline with its stage");
+        assert_eq!(due(&a.open_deadlines.get(1).cloned()), local("2027-05-04T17:00:00+07:00"), "R8.2a window");
+        assert_eq!(a.stage_deadline.as_ref().unwrap().stage, r as i32, "the return window is the next to meet");
     }
 
     // Processing has them once report.dispatched reaches it; each agency sees its own inbox, by deadline.
@@ -205,6 +211,9 @@ async fn a_report_goes_through_two_agencies_a_return_an_explanation_and_a_send_b
     let explained = explained.assignment.unwrap();
     assert_eq!(explained.status, v1::AssignmentStatus::Explained as i32);
     assert_eq!(due(&explained.handling_deadline), local("2027-05-12T17:00:00+07:00"), "R8.2a expected date");
+    // After the explanation the stage to meet is handling, by the explained date (issue 10).
+    assert_eq!(explained.stage_deadline.as_ref().unwrap().stage, v1::DeadlineStage::Handling as i32);
+    assert_eq!(explained.open_deadlines, vec![explained.handling_deadline.clone().unwrap()]);
 
     // Result, sent back by the leader (R9.3a), result again, approved (R9.3b).
     let submit = |text: &str| v1::SubmitResultRequest {
@@ -270,6 +279,25 @@ async fn a_report_goes_through_two_agencies_a_return_an_explanation_and_a_send_b
     assert_eq!(approved_local.date_naive(), chrono::NaiveDate::from_ymd_opt(2027, 4, 28).unwrap());
     assert!((9..11).contains(&chrono::Timelike::hour(&approved_local)), "{approved_local}");
     assert_eq!(answer_due - answer_from, TimeDelta::hours(6), "R10.2: 4 working hours + the 2-hour lunch break");
+
+    // Issue 10: the report read from intake shows when it was resolved and when the answer is due.
+    let report = eventually_every(100, "intake follows the resolution", || {
+        let mut client = c.intake.clone();
+        let req = v1::GetReportRequest { report_id: report_id.clone() };
+        let token = p.operator.clone();
+        async move {
+            let report = client.get_report(authed(&token, req)).await?.into_inner().report.unwrap();
+            if report.status == v1::ReportStatus::Resolved as i32 {
+                Ok(report)
+            } else {
+                Err(Status::failed_precondition("not resolved yet"))
+            }
+        }
+    })
+    .await;
+    assert_eq!(report.resolved_at.as_ref().map(|t| from_timestamp(t).unwrap()), Some(answer_from));
+    assert_eq!(report.answer_deadline, payload.answer_deadline, "the answer deadline as routing stated it");
+    assert_eq!(report.open_deadlines, vec![payload.answer_deadline.clone().unwrap()], "the IOC's one deadline");
 
     // The reporter's identity never reached routing, processing or the logs.
     stop.cancel();
