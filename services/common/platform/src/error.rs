@@ -276,17 +276,27 @@ pub fn retry_secs(delay: Duration) -> u64 {
     (delay.as_secs() + u64::from(delay.subsec_nanos() > 0)).max(1)
 }
 
-/// The canonical name of a gRPC code (`INVALID_ARGUMENT` …), as the HTTP body carries it.
-fn code_name(code: Code) -> &'static str {
+/// The canonical name of a gRPC code (`INVALID_ARGUMENT` …), as the HTTP body carries it and
+/// grpcurl writes it.
+pub fn code_name(code: Code) -> &'static str {
     match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
         Code::InvalidArgument => "INVALID_ARGUMENT",
-        Code::Unauthenticated => "UNAUTHENTICATED",
-        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
         Code::NotFound => "NOT_FOUND",
-        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
         Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
         Code::Unavailable => "UNAVAILABLE",
-        _ => "INTERNAL",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
     }
 }
 

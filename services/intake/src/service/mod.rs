@@ -317,7 +317,7 @@ impl Intake for IntakeService {
         if purpose.chars().count() > MAX_PURPOSE_CHARS {
             return Err(IntakeError::field("purpose", format!("at most {MAX_PURPOSE_CHARS} characters")));
         }
-        if purpose.chars().any(|c| c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')) {
+        if purpose.chars().any(|c| paht_domain::validation::is_forbidden_in_text(c, false)) {
             return Err(IntakeError::field(
                 "purpose",
                 "one line of plain text: no control or direction-changing characters",

@@ -38,10 +38,7 @@ fn require_text(action: Action, field: &'static str, value: &str) -> Result<(), 
     let max = if field == "text" { MAX_TEXT_CHARS } else { MAX_NOTE_CHARS };
     let problem = if value.chars().count() > max {
         Some(TextProblem::TooLong { max })
-    } else if value.chars().any(|c| {
-        (c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-            || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-    }) {
+    } else if value.chars().any(|c| crate::validation::is_forbidden_in_text(c, true)) {
         Some(TextProblem::ControlCharacter)
     } else {
         None

@@ -37,7 +37,7 @@ pub use language::{
 pub use location::{Coordinates, LocationDraft, Place, RawCoordinates, in_vietnam};
 pub use phone::{PhoneKind, PhoneNumber};
 pub use rules::{KindRule, MIB, SubmissionRules};
-pub use text::{Address, CODE_MAX_CHARS, Code, ReportContent, ReportTitle, ReporterName};
+pub use text::{Address, CODE_MAX_CHARS, Code, ReportContent, ReportTitle, ReporterName, is_forbidden_in_text};
 pub use time::{EventTime, EventTimeSource};
 pub use violation::{Lang, Violation, ViolationCode, Violations};
 

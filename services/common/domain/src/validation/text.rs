@@ -21,6 +21,14 @@ fn is_invisible(c: char) -> bool {
         | '\u{2066}'..='\u{2069}' | '\u{FEFF}' | '\u{00AD}')
 }
 
+/// Whether `c` must not stand in a text staff or citizens read as it was typed (a reason, a
+/// note, an audit purpose): a control character — line breaks and tabs aside when `multiline` —
+/// or a bidi control, which reorders what is shown.
+pub fn is_forbidden_in_text(c: char, multiline: bool) -> bool {
+    let bidi = matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    bidi || (c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t')))
+}
+
 /// One line of text: composed, invisible characters removed, whitespace collapsed, trimmed.
 pub(crate) fn normalize_line(raw: &str) -> String {
     let composed = compose(raw);
