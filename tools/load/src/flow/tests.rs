@@ -292,7 +292,9 @@ fn step_of<'a>(s: &'a WorkflowSummary, name: &str) -> &'a crate::flow_summary::S
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_loop_waits_for_each_replica_and_keeps_it_apart_from_latency() {
-    let lag = Duration::from_millis(30);
+    // Long enough that a flow delayed by a busy machine between two steps still meets a replica
+    // that has not caught up; short enough that 40 flows/s stay within 16 in flight.
+    let lag = Duration::from_millis(100);
     let [intake, routing, processing] = three_servers(Mock::new(lag)).await;
     let mut a = args("http://127.0.0.1:1".into(), Rate::PerSecond(40.0));
     (a.intake, a.routing, a.processing) = (Some(intake), Some(routing), Some(processing));
@@ -303,9 +305,12 @@ async fn open_loop_waits_for_each_replica_and_keeps_it_apart_from_latency() {
     assert!(s.errors.is_empty(), "{text}");
     assert_eq!(s.throughput, 40.0);
     for p in &s.propagation {
-        // Every flow reached the step before its replica caught up, so every flow waited.
-        assert_eq!((p.flows, p.waited), (40, 40), "{text}");
-        assert!(p.retries >= 40, "{text}");
+        // Flows reach the step before its replica caught up, so (nearly) every flow waited: a flow
+        // the scheduler held back for the whole lag between two steps does not wait, and is not
+        // counted as waiting.
+        assert_eq!(p.flows, 40, "{text}");
+        assert!(p.waited >= 36 && p.waited <= 40, "{text}");
+        assert!(p.retries >= p.waited, "{text}");
         let wait = p.wait_ms.as_ref().unwrap();
         assert!(wait.p50 >= 20.0 && wait.p50 < 500.0, "{text}");
     }
@@ -316,7 +321,7 @@ async fn open_loop_waits_for_each_replica_and_keeps_it_apart_from_latency() {
         assert!(step.latency_ms.as_ref().unwrap().p50 < 20.0, "{name}: {text}");
     }
     // End to end holds both waits.
-    assert!(s.end_to_end_ms.as_ref().unwrap().p50 >= 2.0 * 25.0, "{text}");
+    assert!(s.end_to_end_ms.as_ref().unwrap().p50 >= 2.0 * 80.0, "{text}");
     assert!(s.server_cpu.is_some() && s.generator_cpu.is_some());
     assert!(text.contains("intake http://127.0.0.1:"), "{text}");
 }
