@@ -57,9 +57,9 @@ fn paht_up_serves_demo_data_and_stops_cleanly() {
             .map(|l| l.split_whitespace().next().unwrap().to_string())
             .collect();
         assert_eq!(run_codes.len(), 6, "{banner}");
-        // Dispatched with a result waiting, approved and resolved, refused, waiting for the check — and
+        // Dispatched with a result waiting, published and rated, answered privately, refused, waiting for the check — and
         // after the restart intake has followed them (the statuses come from its lookup).
-        for status in ["DISPATCHED", "RESOLVED", "REFUSED", "RECEIVED"] {
+        for status in ["DISPATCHED", "RATED", "ANSWERED_PRIVATELY", "REFUSED", "RECEIVED"] {
             assert!(banner.contains(&format!("REPORT_STATUS_{status}")), "{run} run, no {status}:\n{banner}");
         }
         codes.push(run_codes);
@@ -68,7 +68,7 @@ fn paht_up_serves_demo_data_and_stops_cleanly() {
         assert!(status.success(), "exit {status}");
     }
     assert_eq!(codes[0], codes[1], "a restart finds the same demo reports");
-    for service in ["intake", "routing", "processing"] {
+    for service in ["intake", "routing", "processing", "publication"] {
         assert!(data.join(format!("{service}.db")).is_file(), "{service}.db");
     }
     let _ = std::fs::remove_dir_all(dir);

@@ -170,6 +170,12 @@ async fn dispatching_or_escalating_while_approving_leaves_every_view_equal() {
     let routing = suite.serve_services("routing", "routing", &[]);
     let intake = suite.serve_services("intake", "intake", &[("PAHT_PEERS__ROUTING", &routing.grpc)]);
     let processing = suite.serve_services("processing", "processing", &[]);
+    // Publication folds every fact too; its views are compared with the others.
+    let publication = suite.serve_services(
+        "publication",
+        "publication",
+        &[("PAHT_PEERS__INTAKE", &intake.grpc), ("PAHT_PEERS__ROUTING", &routing.grpc)],
+    );
     let c = Clients {
         intake: intake.client().await,
         routing: RoutingServiceClient::connect(routing.grpc.clone()).await.unwrap(),
@@ -235,6 +241,6 @@ async fn dispatching_or_escalating_while_approving_leaves_every_view_equal() {
     );
 
     stop.cancel();
-    drop((intake, routing, processing));
+    drop((intake, routing, processing, publication));
     suite.cleanup().await;
 }

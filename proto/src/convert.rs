@@ -157,6 +157,25 @@ pub fn assignment(a: &lc::Assignment, report_id: &str, now: DateTime<Utc>) -> v1
     }
 }
 
+/// The protocol's name of a private delivery (R10.3b).
+pub fn delivery(d: lc::Delivery) -> v1::PrivateDelivery {
+    match d {
+        lc::Delivery::Phone => v1::PrivateDelivery::Phone,
+        lc::Delivery::Email => v1::PrivateDelivery::Email,
+        lc::Delivery::ChannelMessage => v1::PrivateDelivery::ChannelMessage,
+    }
+}
+
+/// A private delivery named in a message; `None` for unset or unknown values.
+pub fn delivery_from(value: i32) -> Option<lc::Delivery> {
+    match v1::PrivateDelivery::try_from(value).ok()? {
+        v1::PrivateDelivery::Phone => Some(lc::Delivery::Phone),
+        v1::PrivateDelivery::Email => Some(lc::Delivery::Email),
+        v1::PrivateDelivery::ChannelMessage => Some(lc::Delivery::ChannelMessage),
+        v1::PrivateDelivery::Unspecified => None,
+    }
+}
+
 fn answer(report: &lc::Report, visibility: v1::AnswerVisibility, decided: DateTime<Utc>) -> Option<v1::Answer> {
     report.answer.as_ref().map(|a| v1::Answer {
         text: a.text.clone(),
@@ -181,8 +200,14 @@ pub fn fill_lifecycle(out: &mut v1::Report, report: &lc::Report, now: DateTime<U
     out.resolved_at = report.answer_deadline.map(|d| timestamp(d.started_at));
     out.answer_deadline = report.answer_deadline.as_ref().map(deadline);
     out.assignments = report.assignments.iter().map(|a| assignment(a, &id, now)).collect();
-    out.answer = answer(report, v1::AnswerVisibility::Unspecified, report.received_at).map(|mut a| {
-        a.decided_at = None;
+    let visibility = match report.visibility {
+        None => v1::AnswerVisibility::Unspecified,
+        Some(lc::Visibility::Published) => v1::AnswerVisibility::Published,
+        Some(lc::Visibility::Private) => v1::AnswerVisibility::Private,
+        Some(lc::Visibility::Withheld) => v1::AnswerVisibility::Withheld,
+    };
+    out.answer = answer(report, visibility, report.received_at).map(|mut a| {
+        a.decided_at = report.answer.as_ref().and_then(|a| a.decided_at).map(timestamp);
         a
     });
     out.rating = report.rating.as_ref().map(|(r, feedback)| v1::Rating {
@@ -340,10 +365,13 @@ pub fn payload(event: &Event, report: &lc::Report, received: Option<v1::Report>)
         EventKind::ReportPublished => Payload::ReportPublished(v1::ReportPublished {
             answer: answer(report, v1::AnswerVisibility::Published, event.occurred_at),
         }),
-        EventKind::ReportAnsweredPrivately => Payload::ReportAnsweredPrivately(v1::ReportAnsweredPrivately {
-            answer: answer(report, v1::AnswerVisibility::Private, event.occurred_at),
-            delivery: v1::PrivateDelivery::Unspecified as i32,
-        }),
+        EventKind::ReportAnsweredPrivately { delivery: d, note } => {
+            Payload::ReportAnsweredPrivately(v1::ReportAnsweredPrivately {
+                answer: answer(report, v1::AnswerVisibility::Private, event.occurred_at),
+                delivery: delivery(*d) as i32,
+                note: note.clone().unwrap_or_default(),
+            })
+        }
         EventKind::ReportWithheld { legal_basis } => {
             Payload::ReportWithheld(v1::ReportWithheld { reason: legal_basis.clone() })
         }
@@ -501,7 +529,7 @@ mod tests {
                     (ioc.clone(), Command::EditAnswer { text: "a".into() }),
                     (ioc.clone(), Command::Publish),
                     (citizen.clone(), Command::Rate { rating: lc::Rating::Normal, feedback: None }),
-                    (ioc.clone(), Command::Reopen { feedback: "f".into() }),
+                    (citizen.clone(), Command::Reopen { feedback: "f".into() }),
                 ],
             ),
             (2, vec![(ioc.clone(), Command::Refuse { reason: "r".into() })]),
@@ -524,7 +552,10 @@ mod tests {
                     (officer.clone(), result(a1)),
                     (leader.clone(), Command::Approve { assignment: a1 }),
                     (ioc.clone(), Command::EditAnswer { text: "a".into() }),
-                    (ioc.clone(), Command::AnswerPrivately),
+                    (
+                        ioc.clone(),
+                        Command::AnswerPrivately { delivery: lc::Delivery::ChannelMessage, note: Some("n".into()) },
+                    ),
                 ],
             ),
             (

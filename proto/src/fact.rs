@@ -285,7 +285,11 @@ pub fn fact(envelope: &v1::EventEnvelope) -> Result<Option<Event>, FactError> {
             text: e.answer.as_ref().map(|a| a.text.clone()).ok_or_else(|| malformed("payload.answer", "missing"))?,
         },
         Payload::ReportPublished(_) => EventKind::ReportPublished,
-        Payload::ReportAnsweredPrivately(_) => EventKind::ReportAnsweredPrivately,
+        Payload::ReportAnsweredPrivately(p) => EventKind::ReportAnsweredPrivately {
+            delivery: crate::convert::delivery_from(p.delivery)
+                .ok_or_else(|| malformed("payload.delivery", "unset or unknown"))?,
+            note: Some(p.note.clone()).filter(|n| !n.is_empty()),
+        },
         Payload::ReportWithheld(w) => EventKind::ReportWithheld { legal_basis: w.reason.clone() },
         Payload::ReportRated(r) => {
             let rating = r.rating.as_ref().ok_or_else(|| malformed("payload.rating", "missing"))?;

@@ -97,6 +97,7 @@ fn descriptor_set_lists_the_five_services_and_their_rpcs() {
         (
             "PublicationService",
             &[
+                "GetAnswer",
                 "EditAnswer",
                 "PublishAnswer",
                 "AnswerPrivately",
@@ -104,6 +105,8 @@ fn descriptor_set_lists_the_five_services_and_their_rpcs() {
                 "RateReport",
                 "ReopenReport",
                 "GetPublishedAnswer",
+                "ListFollowUps",
+                "CloseFollowUp",
             ],
         ),
         (

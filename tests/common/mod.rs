@@ -29,6 +29,9 @@ use tonic::transport::Channel;
 use uuid::Uuid;
 
 pub const INSTANCE: &str = "IOC-86";
+/// The suite's rating key (`[publication] rating_key`): a test derives the secret a reporter
+/// receives with the answer from it, as the notifier does.
+pub const RATING_KEY: &str = "e2e-rating-key-of-at-least-thirty-two-bytes";
 pub const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 
 /// The reporter's personal data in every test submission: must never reach a log or the
@@ -117,6 +120,8 @@ uploads_per_address = {{ max = 0, window_secs = 1 }}
 [intake.blobs.backend]
 kind = "local"
 root = "{blobs}"
+[publication]
+rating_key = "{RATING_KEY}"
 # Small batches and a short lease, so a test can kill the sweeper mid-run and see a successor.
 [routing.sweeper]
 interval_secs = 1

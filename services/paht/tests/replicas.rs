@@ -120,9 +120,11 @@ async fn equal_then_broken(toml: &str) -> Config {
     let deadline = of(report);
     assert_eq!(deadline.fields(), [format!("assignments[{assignment}].handling")], "{text}");
     let Difference::Field { values, .. } = &deadline.differences[0] else { panic!("{text}") };
-    assert_eq!(values.len(), 3);
+    // intake, routing, processing, publication (the registry's order).
+    assert_eq!(values.len(), 4);
     assert_ne!(values[1].1, values[0].1, "routing differs: {text}");
     assert_eq!(values[2].1, values[0].1, "intake and processing agree: {text}");
+    assert_eq!(values[3].1, values[0].1, "intake and publication agree: {text}");
     assert_eq!(of(closed).fields(), ["status column"], "{text}");
     assert!(of(closed).to_string().contains("intake status column closed"), "{text}");
     assert_eq!(of(missing).differences, [Difference::Missing("processing")], "{text}");
@@ -195,6 +197,8 @@ phone_pepper = "replicas-pepper-16-bytes"
 [intake.vault]
 keys = [{{ id = "k1", key_base64 = "{vault}" }}]
 active = "k1"
+[publication]
+rating_key = "replicas-rating-key-of-thirty-two-bytes"
 "#,
         data = dir.join("data").display(),
         kid = auth.keys[0].kid,

@@ -153,7 +153,10 @@ fn command(op: &Op, report: &Report, cal: &WorkingCalendar, now: DateTime<Utc>) 
         }
         Op::EditAnswer => Command::EditAnswer { text: text("Kết quả") },
         Op::Publish => Command::Publish,
-        Op::AnswerPrivately => Command::AnswerPrivately,
+        Op::AnswerPrivately => Command::AnswerPrivately {
+            delivery: paht_domain::lifecycle::Delivery::Phone,
+            note: Some(text("Đã gọi")),
+        },
         Op::Withhold => Command::Withhold { legal_basis: text("Bí mật nhà nước") },
         Op::Rate(r) => {
             Command::Rate { rating: [Rating::Satisfied, Rating::Normal, Rating::Unsatisfied][*r], feedback: None }
@@ -269,7 +272,7 @@ proptest! {
                     } else if action.role() == Role::IocOperator {
                         prop_assert_eq!(actor.unit.as_str(), IOC);
                     }
-                    if action == Action::Rate {
+                    if matches!(action, Action::Rate | Action::Reopen) {
                         prop_assert_eq!(actor.subject.as_str(), "citizen-1");
                     }
                     prop_assert!(!t.events.is_empty());

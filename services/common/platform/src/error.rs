@@ -12,7 +12,7 @@ use std::time::Duration;
 use paht_domain::ids::IdError;
 use paht_domain::lifecycle::LifecycleError;
 use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, FieldViolation, QuotaViolation, StatusExt};
+use tonic_types::{ErrorDetails, FieldViolation, PreconditionViolation, QuotaViolation, StatusExt};
 use uuid::Uuid;
 
 use crate::db::DbError;
@@ -20,6 +20,18 @@ use crate::replica::ReplicaError;
 
 /// One refused request field: its path as the request names it (`targets[0].agency_unit_id`) and why.
 pub type Violation = (String, String);
+
+/// One unmet condition of a refusal ([`ApiError::Unmet`]), as `google.rpc.PreconditionFailure`
+/// names it: the rule (`kind`, e.g. `phone`), where (`subject`, e.g. `text[12..22]`) and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Condition {
+    /// The rule broken, a stable lower-case name.
+    pub kind: String,
+    /// What breaks it: a field and, for text, the byte span (`text[12..22]`).
+    pub subject: String,
+    /// Why, in Vietnamese and English.
+    pub description: String,
+}
 
 /// The most field violations a refusal carries; the rest are counted in one last entry, so every
 /// error stays readable by a standard client (grpcio refuses metadata over 16 KiB).
@@ -58,6 +70,16 @@ pub enum ApiError {
     /// The request is well-formed but the report (or directory entry) is not in a state for it.
     #[error("{0}")]
     FailedPrecondition(String),
+    /// The report is in a state for the request, but what it would do breaks a rule on the
+    /// content (the personal-data guard of a public answer, R10.3a): FAILED_PRECONDITION with
+    /// each [`Condition`] in `google.rpc.PreconditionFailure`, at most [`MAX_VIOLATIONS`].
+    #[error("{message}")]
+    Unmet {
+        /// Said to the caller.
+        message: String,
+        /// What is wrong, and where.
+        conditions: Vec<Condition>,
+    },
     /// The lifecycle refused the command; mapped by the kind of refusal.
     #[error(transparent)]
     Lifecycle(#[from] LifecycleError),
@@ -101,7 +123,7 @@ impl ApiError {
             ApiError::NotFound(_) => Code::NotFound,
             ApiError::Forbidden(_) => Code::PermissionDenied,
             ApiError::Unauthenticated(_) => Code::Unauthenticated,
-            ApiError::FailedPrecondition(_) => Code::FailedPrecondition,
+            ApiError::FailedPrecondition(_) | ApiError::Unmet { .. } => Code::FailedPrecondition,
             ApiError::RateLimited { .. } | ApiError::TooLarge(_) => Code::ResourceExhausted,
             ApiError::Unavailable(_) => Code::Unavailable,
             ApiError::Corrupt(_) | ApiError::Internal(_) => Code::Internal,
@@ -136,6 +158,23 @@ impl ApiError {
             shown.push((String::new(), format!("và {more} lỗi khác / and {more} more")));
         }
         shown
+    }
+
+    /// The unmet conditions of an [`ApiError::Unmet`] as sent: at most [`MAX_VIOLATIONS`], each
+    /// text cut like a field violation's.
+    pub fn conditions(&self) -> Vec<Condition> {
+        match self {
+            ApiError::Unmet { conditions, .. } => conditions
+                .iter()
+                .take(MAX_VIOLATIONS)
+                .map(|c| Condition {
+                    kind: bounded(&c.kind, MAX_FIELD_TEXT),
+                    subject: bounded(&c.subject, MAX_FIELD_TEXT),
+                    description: bounded(&c.description, MAX_DESCRIPTION_TEXT),
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
     }
 
     fn all_violations(&self) -> Vec<Violation> {
@@ -213,6 +252,13 @@ impl ApiError {
         }
         if let ApiError::RateLimited { retry_after, .. } = self {
             error["retry_after_secs"] = retry_secs(*retry_after).into();
+        }
+        let conditions = self.conditions();
+        if !conditions.is_empty() {
+            error["conditions"] = conditions
+                .iter()
+                .map(|c| serde_json::json!({"kind": c.kind, "subject": c.subject, "message": c.description}))
+                .collect();
         }
         serde_json::json!({ "error": error })
     }
@@ -310,6 +356,14 @@ impl From<ApiError> for Status {
             let details = violations.iter().map(|(f, m)| FieldViolation::new(f, m)).collect::<Vec<_>>();
             return Status::with_error_details(code, message, ErrorDetails::with_bad_request(details));
         }
+        let conditions = err.conditions();
+        if !conditions.is_empty() {
+            let details = conditions
+                .iter()
+                .map(|c| PreconditionViolation::new(&c.kind, &c.subject, &c.description))
+                .collect::<Vec<_>>();
+            return Status::with_error_details(code, message, ErrorDetails::with_precondition_failure(details));
+        }
         match err {
             ApiError::RateLimited { subject, message, retry_after } => {
                 let mut details = ErrorDetails::with_retry_info(Some(retry_after));
@@ -342,6 +396,22 @@ impl From<Status> for ApiError {
             Code::NotFound => ApiError::NotFound(message.strip_suffix(" not found").unwrap_or(&message).to_owned()),
             Code::PermissionDenied => ApiError::Forbidden(message),
             Code::Unauthenticated => ApiError::Unauthenticated(message),
+            Code::FailedPrecondition if details.precondition_failure().is_some_and(|p| !p.violations.is_empty()) => {
+                let conditions = details
+                    .precondition_failure()
+                    .map(|p| {
+                        p.violations
+                            .iter()
+                            .map(|v| Condition {
+                                kind: v.r#type.clone(),
+                                subject: v.subject.clone(),
+                                description: v.description.clone(),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                ApiError::Unmet { message, conditions }
+            }
             Code::FailedPrecondition | Code::Aborted | Code::AlreadyExists => ApiError::FailedPrecondition(message),
             Code::ResourceExhausted if details.quota_failure().is_none() && details.retry_info().is_none() => {
                 ApiError::TooLarge(message)

@@ -178,3 +178,33 @@ fn ids_parse_by_one_rule_blank_is_required() {
     assert!(matches!(ApiError::parse_id::<UnitId>("unit", ""), Err(ApiError::Invalid(f)) if f[0].1 == "required"));
     assert_eq!(ApiError::parse_optional_uuid("key", " ").unwrap(), None);
 }
+
+// R10.3a: a public answer the personal-data guard refuses says where and why, in
+// `google.rpc.PreconditionFailure` and in the HTTP body, bounded, and reads back the same.
+#[test]
+fn unmet_conditions_carry_each_span_and_reason_r10_3a() {
+    let condition = |i: usize| Condition {
+        kind: "phone".into(),
+        subject: format!("text[{i}..{}]", i + 10),
+        description: "số điện thoại / a phone number".into(),
+    };
+    let err = ApiError::Unmet { message: "the answer carries personal data".into(), conditions: vec![condition(3)] };
+    assert_eq!((err.code(), err.http_status()), (Code::FailedPrecondition, 409));
+    assert_eq!(err.http_body()["error"]["conditions"][0]["subject"], "text[3..13]");
+    let status = Status::from(err);
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    let details = status.get_error_details();
+    let failure = details.precondition_failure().unwrap();
+    assert_eq!(
+        (failure.violations[0].r#type.as_str(), failure.violations[0].subject.as_str()),
+        ("phone", "text[3..13]")
+    );
+    match ApiError::from(status) {
+        ApiError::Unmet { conditions, .. } => assert_eq!(conditions, vec![condition(3)]),
+        other => panic!("{other:?}"),
+    }
+    // Many findings: at most MAX_VIOLATIONS are sent.
+    let many = ApiError::Unmet { message: "m".into(), conditions: (0..100).map(condition).collect() };
+    assert_eq!(many.conditions().len(), MAX_VIOLATIONS);
+    assert!(Status::from(many).details().len() < 4096);
+}

@@ -107,8 +107,9 @@ pub fn report(row: &report::Model, state: &lc::Report, attachments: &[attachment
 /// What anyone with the tracking code sees (R6.2): no name unless the reporter chose to
 /// show it, never a phone, address or e-mail, and an answer only once published.
 pub fn public_view(row: &report::Model, state: &lc::Report, display_name: Option<String>) -> v1::PublicReportView {
-    let published = matches!(state.status, ReportStatus::Published)
-        || (matches!(state.status, ReportStatus::Rated | ReportStatus::Reopened) && !state.confidential);
+    // A private answer stays private after it is rated (R10.3b); a reopened report's earlier
+    // answer is no longer its answer.
+    let published = state.answer_is_public();
     let notice = state.refusal_reason.clone().or_else(|| match &state.directive {
         Some(lc::Directive::Close { notice }) if state.status == ReportStatus::Closed => Some(notice.clone()),
         _ => None,
@@ -129,7 +130,7 @@ pub fn public_view(row: &report::Model, state: &lc::Report, display_name: Option
             .map(convert::date),
         published_answer: if published { state.answer.as_ref().map(|a| a.text.clone()) } else { None }
             .unwrap_or_default(),
-        rating: state.rating.as_ref().map(|(r, feedback)| v1::Rating {
+        rating: state.rating.as_ref().filter(|_| published).map(|(r, feedback)| v1::Rating {
             value: convert::rating(*r) as i32,
             feedback: feedback.clone().unwrap_or_default(),
             rated_at: None,

@@ -115,7 +115,8 @@ pub struct Problem {
 }
 
 /// Every consuming service's queue.
-pub const QUEUES: [&str; 3] = [paht_intake::follow::QUEUE, paht_routing::QUEUE, paht_processing::QUEUE];
+pub const QUEUES: [&str; 4] =
+    [paht_intake::follow::QUEUE, paht_routing::QUEUE, paht_processing::QUEUE, paht_publication::QUEUE];
 
 /// The queues to look in: `queue`, or every service's.
 fn queues(queue: Option<&str>) -> Vec<String> {
@@ -167,7 +168,7 @@ pub enum EventsCommand {
     Parked {
         #[command(flatten)]
         target: Target,
-        /// Only this consumer's queue (intake.follow, routing.replica, processing.replica); all
+        /// Only this consumer's queue (intake.follow, routing.replica, processing.replica, publication.replica); all
         /// by default.
         #[arg(long)]
         queue: Option<String>,

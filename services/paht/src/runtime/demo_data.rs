@@ -1,9 +1,10 @@
 //! Demo data for embedded mode: a handful of reports from the three former provinces that
 //! make up Vĩnh Long since 1 July 2025, submitted through the services' in-process clients as a
 //! channel, an operator, officers and leaders would (so every event and deadline is real):
-//! two accepted and dispatched — one with a result waiting for its leader, one approved
-//! and resolved — one refused, three waiting for the check. Idempotency keys make a
-//! restart find the same reports, not add more.
+//! three accepted and dispatched — one with a result waiting for its leader, one approved,
+//! published and rated by its reporter (with the rating secret delivered with the answer), one
+//! from a reporter who asked for confidentiality, answered privately by e-mail — one refused, two
+//! waiting for the check. Idempotency keys make a restart find the same reports, not add more.
 
 use anyhow::Context;
 use chrono::{SubsecRound, TimeDelta, Utc};
@@ -15,6 +16,7 @@ use paht_platform::error::ApiError;
 use paht_platform::service::Clients;
 use paht_processing::ProcessingClient;
 use paht_proto::v1;
+use paht_publication::{PublicationClient, RatingKey};
 use paht_routing::RoutingClient;
 
 /// A report of the demo set and what the operator does with it.
@@ -26,6 +28,8 @@ struct DemoReport {
     lat: f64,
     lon: f64,
     hours_ago: i64,
+    /// The reporter asked for confidentiality (R6.2, R10.3b).
+    confidential: bool,
     check: Check,
 }
 
@@ -42,7 +46,8 @@ impl Check {
     fn outcome(&self) -> v1::ReportStatus {
         match self {
             Check::Wait => v1::ReportStatus::Received,
-            Check::Accept(_, _, Handled::Approved) => v1::ReportStatus::Resolved,
+            Check::Accept(_, _, Handled::Published) => v1::ReportStatus::Rated,
+            Check::Accept(_, _, Handled::AnsweredPrivately) => v1::ReportStatus::AnsweredPrivately,
             Check::Accept(_, _, Handled::ResultSubmitted) => v1::ReportStatus::Dispatched,
             Check::Refuse(_) => v1::ReportStatus::Refused,
         }
@@ -54,8 +59,10 @@ impl Check {
 enum Handled {
     /// The officer submitted a result; the leader has not decided.
     ResultSubmitted,
-    /// The leader approved: with one agency, the report is resolved.
-    Approved,
+    /// The leader approved, the IOC published the drafted answer and the reporter rated it.
+    Published,
+    /// The leader approved and the IOC answered the (confidential) reporter privately by e-mail.
+    AnsweredPrivately,
 }
 
 const REPORTS: [DemoReport; 6] = [
@@ -67,6 +74,7 @@ const REPORTS: [DemoReport; 6] = [
         lat: 10.2537,
         lon: 105.9722,
         hours_ago: 3,
+        confidential: false,
         check: Check::Accept("giao-thong", &["SO-XD-86", "UBND-29551"], Handled::ResultSubmitted),
     },
     DemoReport {
@@ -77,7 +85,8 @@ const REPORTS: [DemoReport; 6] = [
         lat: 10.2415,
         lon: 106.3759,
         hours_ago: 5,
-        check: Check::Accept("moi-truong", &["UBND-28756"], Handled::Approved),
+        confidential: false,
+        check: Check::Accept("moi-truong", &["UBND-28756"], Handled::Published),
     },
     DemoReport {
         key: "demo-3",
@@ -87,6 +96,7 @@ const REPORTS: [DemoReport; 6] = [
         lat: 9.9347,
         lon: 106.3453,
         hours_ago: 1,
+        confidential: false,
         check: Check::Wait,
     },
     DemoReport {
@@ -97,6 +107,7 @@ const REPORTS: [DemoReport; 6] = [
         lat: 10.2489,
         lon: 105.9598,
         hours_ago: 2,
+        confidential: false,
         check: Check::Wait,
     },
     DemoReport {
@@ -107,6 +118,7 @@ const REPORTS: [DemoReport; 6] = [
         lat: 10.3002,
         lon: 106.3361,
         hours_ago: 4,
+        confidential: false,
         check: Check::Refuse("Phản ánh chưa ghi rõ số nhà hoặc vị trí cụ thể, đề nghị bổ sung để xác minh."),
     },
     DemoReport {
@@ -116,8 +128,9 @@ const REPORTS: [DemoReport; 6] = [
         address: "Đường Hùng Vương, phường Phước Hậu, tỉnh Vĩnh Long",
         lat: 10.2396,
         lon: 105.9847,
-        hours_ago: 0,
-        check: Check::Wait,
+        hours_ago: 6,
+        confidential: true,
+        check: Check::Accept("trat-tu-do-thi", &["UBND-29557"], Handled::AnsweredPrivately),
     },
 ];
 
@@ -163,6 +176,8 @@ fn request(demo: &DemoReport, n: usize, anchor: chrono::DateTime<Utc>) -> v1::Su
             name: format!("Người dân thử nghiệm {n}"),
             address: demo.address.into(),
             phone: format!("09{n:08}"),
+            email: format!("nguoidan{n}@example.invalid"),
+            confidential: demo.confidential,
             ..Default::default()
         }),
         ..Default::default()
@@ -201,10 +216,12 @@ pub async fn seed(
                     let work = Work {
                         routing: clients.get().context("routing is not hosted in this process")?,
                         processing: clients.get().context("processing is not hosted in this process")?,
+                        publication: clients.get().context("publication is not hosted in this process")?,
+                        rating_key: rating_key(data_dir)?,
                         people: &people,
                         operator: &operator,
                     };
-                    work.handle(&report_id, agencies, handled).await?;
+                    work.handle(&report_id, &receipt.tracking_code, agencies, handled).await?;
                 }
                 Check::Refuse(reason) => {
                     intake
@@ -244,17 +261,36 @@ impl People<'_> {
     }
 }
 
-/// The agencies' side of the demo: dispatch, result, approval.
+/// The rating key `paht up` generated in the data directory: the demo reporter rates with the
+/// secret the answer would have brought them.
+fn rating_key(data_dir: &std::path::Path) -> anyhow::Result<Option<RatingKey>> {
+    let path = data_dir.join("rating-key");
+    match std::fs::read_to_string(&path) {
+        Ok(key) => Ok(Some(RatingKey::new(&key).with_context(|| format!("reading {}", path.display()))?)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+/// The agencies' and the IOC's side of the demo: dispatch, result, approval, the answer.
 struct Work<'a> {
     routing: RoutingClient,
     processing: ProcessingClient,
+    publication: PublicationClient,
+    rating_key: Option<RatingKey>,
     people: &'a People<'a>,
     operator: &'a Caller,
 }
 
 impl Work<'_> {
     /// Dispatches to `agencies` (the first leads) and takes the lead's share to `handled`.
-    async fn handle(&self, report_id: &str, agencies: &[&str], handled: Handled) -> anyhow::Result<()> {
+    async fn handle(
+        &self,
+        report_id: &str,
+        tracking_code: &str,
+        agencies: &[&str],
+        handled: Handled,
+    ) -> anyhow::Result<()> {
         let targets: Vec<v1::DispatchTarget> = agencies
             .iter()
             .enumerate()
@@ -282,9 +318,41 @@ impl Work<'_> {
             self.processing.submit_result(&officer, req)
         })
         .await?;
-        if handled == Handled::Approved {
-            let req = v1::ApproveResultRequest { assignment_id: lead.id.clone(), note: String::new() };
-            self.processing.approve_result(&leader, req).await?;
+        if handled == Handled::ResultSubmitted {
+            return Ok(());
+        }
+        let req = v1::ApproveResultRequest { assignment_id: lead.id.clone(), note: String::new() };
+        self.processing.approve_result(&leader, req).await?;
+        // The answer, once routing's resolution reached publication: drafted from the result.
+        match handled {
+            Handled::Published => {
+                let answer = retry(|| {
+                    self.publication
+                        .publish_answer(self.operator, v1::PublishAnswerRequest { report_id: report_id.into() })
+                })
+                .await?;
+                let (Some(key), Some(_)) = (&self.rating_key, answer.answer) else { return Ok(()) };
+                let report_id: paht_domain::ids::ReportId = report_id.parse()?;
+                let rating = v1::RateReportRequest {
+                    tracking_code: tracking_code.into(),
+                    value: v1::RatingValue::Satisfied as i32,
+                    feedback: "Rác đã được thu gom sạch sẽ, cảm ơn các cơ quan.".into(),
+                    rating_secret: key.secret(report_id, 0),
+                };
+                self.publication.rate_report(rating).await?;
+            }
+            Handled::AnsweredPrivately => {
+                retry(|| {
+                    let req = v1::AnswerPrivatelyRequest {
+                        report_id: report_id.into(),
+                        delivery: v1::PrivateDelivery::Email as i32,
+                        note: "Gửi riêng theo yêu cầu giữ bí mật của người phản ánh.".into(),
+                    };
+                    self.publication.answer_privately(self.operator, req)
+                })
+                .await?;
+            }
+            Handled::ResultSubmitted => {}
         }
         Ok(())
     }

@@ -36,8 +36,12 @@ use crate::settings;
 
 /// Every service this binary can host, in start order. A new service is its crate and one line
 /// here (plus its kustomize instantiation in `k8s/`).
-pub static REGISTRY: &[&Registration] =
-    &[&paht_intake::REGISTRATION, &paht_routing::REGISTRATION, &paht_processing::REGISTRATION];
+pub static REGISTRY: &[&Registration] = &[
+    &paht_intake::REGISTRATION,
+    &paht_routing::REGISTRATION,
+    &paht_processing::REGISTRATION,
+    &paht_publication::REGISTRATION,
+];
 
 /// A service of [`REGISTRY`] by name (`paht serve --services NAME`).
 pub fn service(name: &str) -> Result<&'static Registration, String> {

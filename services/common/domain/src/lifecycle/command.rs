@@ -64,6 +64,18 @@ pub enum Directive {
     },
 }
 
+/// How a private answer reaches the reporter (R10.3b).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Delivery {
+    /// By telephone: the operator calls and notes it.
+    Phone,
+    /// By e-mail, to the address the reporter gave.
+    Email,
+    /// By a private message on the channel the report came from (Zalo, Facebook, the app).
+    ChannelMessage,
+}
+
 /// The reporter's rating of an answer (R11.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -150,7 +162,12 @@ pub enum Command {
     /// R10.3a: publish the answer.
     Publish,
     /// R10.3b: answer the reporter alone (confidentiality asked).
-    AnswerPrivately,
+    AnswerPrivately {
+        /// How it reaches them.
+        delivery: Delivery,
+        /// The operator's note on the delivery (staff only).
+        note: Option<String>,
+    },
     /// R10.3c: do not publish (state secrets); answered as the law requires.
     Withhold {
         /// The legal basis for withholding.
@@ -163,7 +180,8 @@ pub enum Command {
         /// Optional feedback text.
         feedback: Option<String>,
     },
-    /// R11.3: the reporter disagrees; the IOC sends it back to the agencies.
+    /// R11.3: the reporter disagrees and writes again; the report goes back to the agencies
+    /// whose results were approved, with fresh deadlines.
     Reopen {
         /// The reporter's new message.
         feedback: String,
@@ -242,13 +260,13 @@ impl Action {
             | Action::EditAnswer
             | Action::Publish
             | Action::AnswerPrivately
-            | Action::Withhold
-            | Action::Reopen => Role::IocOperator,
+            | Action::Withhold => Role::IocOperator,
             Action::Return | Action::Explain | Action::SubmitResult => Role::Officer,
             Action::Approve | Action::SendBack => Role::Leader,
             Action::Direct => Role::ProvincialOffice,
             Action::Resolve => Role::System,
-            Action::Rate => Role::Reporter,
+            // R11.3: the reporter disagrees and writes again; the system forwards it at once.
+            Action::Rate | Action::Reopen => Role::Reporter,
         }
     }
 
@@ -299,7 +317,7 @@ impl Command {
             Command::Resolve => Action::Resolve,
             Command::EditAnswer { .. } => Action::EditAnswer,
             Command::Publish => Action::Publish,
-            Command::AnswerPrivately => Action::AnswerPrivately,
+            Command::AnswerPrivately { .. } => Action::AnswerPrivately,
             Command::Withhold { .. } => Action::Withhold,
             Command::Rate { .. } => Action::Rate,
             Command::Reopen { .. } => Action::Reopen,

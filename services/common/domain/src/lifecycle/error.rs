@@ -53,8 +53,8 @@ pub enum LifecycleError {
     /// This role does not submit reports (channels, reporters and the IOC desk do).
     #[error("the {0} role may not submit a report")]
     MayNotSubmit(Role),
-    /// Only the reporter who sent the report may rate it.
-    #[error("only the reporter who sent this report may rate it")]
+    /// Only the reporter who sent the report may rate or reopen it.
+    #[error("only the reporter who sent this report may rate or reopen it")]
     NotTheReporter,
     /// The report has no such assignment.
     #[error("the report has no assignment {0}")]

@@ -168,7 +168,12 @@ pub enum EventKind {
     /// The answer was published (R10.3a).
     ReportPublished,
     /// The answer went to the reporter alone (R10.3b).
-    ReportAnsweredPrivately,
+    ReportAnsweredPrivately {
+        /// How it reaches the reporter.
+        delivery: super::command::Delivery,
+        /// The operator's note on the delivery (staff only).
+        note: Option<String>,
+    },
     /// The answer is withheld from publication (R10.3c).
     ReportWithheld {
         /// The legal basis.
@@ -209,7 +214,7 @@ impl EventKind {
             EventKind::ReportResolved { .. } => "report.resolved",
             EventKind::AnswerEdited { .. } => "report.answer_edited",
             EventKind::ReportPublished => "report.published",
-            EventKind::ReportAnsweredPrivately => "report.answered_privately",
+            EventKind::ReportAnsweredPrivately { .. } => "report.answered_privately",
             EventKind::ReportWithheld { .. } => "report.withheld",
             EventKind::ReportRated { .. } => "report.rated",
             EventKind::ReportReopened { .. } => "report.reopened",
@@ -236,7 +241,7 @@ impl EventKind {
             | EventKind::AssignmentSentBack { .. } => Service::Processing,
             EventKind::AnswerEdited { .. }
             | EventKind::ReportPublished
-            | EventKind::ReportAnsweredPrivately
+            | EventKind::ReportAnsweredPrivately { .. }
             | EventKind::ReportWithheld { .. }
             | EventKind::ReportRated { .. }
             | EventKind::ReportReopened { .. } => Service::Publication,

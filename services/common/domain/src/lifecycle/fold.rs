@@ -35,6 +35,7 @@ impl Report {
             escalation: None,
             directive: None,
             answer: None,
+            visibility: None,
             rating: None,
             reopen_count: 0,
             check_deadline: Some(*check),
@@ -159,11 +160,25 @@ impl Report {
                 self.answer_deadline = Some(*answer);
             }
             EventKind::AnswerEdited { text } => {
-                self.answer = Some(Answer { text: text.clone(), edited_by: event.actor.clone(), edited_at: at });
+                self.answer = Some(Answer {
+                    text: text.clone(),
+                    edited_by: event.actor.clone(),
+                    edited_at: at,
+                    decided_at: None,
+                });
             }
-            EventKind::ReportPublished => self.status = ReportStatus::Published,
-            EventKind::ReportAnsweredPrivately => self.status = ReportStatus::AnsweredPrivately,
-            EventKind::ReportWithheld { .. } => self.status = ReportStatus::Withheld,
+            EventKind::ReportPublished => {
+                self.status = ReportStatus::Published;
+                self.decide_answer(super::Visibility::Published, at);
+            }
+            EventKind::ReportAnsweredPrivately { .. } => {
+                self.status = ReportStatus::AnsweredPrivately;
+                self.decide_answer(super::Visibility::Private, at);
+            }
+            EventKind::ReportWithheld { .. } => {
+                self.status = ReportStatus::Withheld;
+                self.decide_answer(super::Visibility::Withheld, at);
+            }
             EventKind::ReportRated { rating, feedback } => {
                 self.status = ReportStatus::Rated;
                 self.rating = Some((*rating, feedback.clone()));
@@ -181,12 +196,20 @@ impl Report {
                 self.status = ReportStatus::Reopened;
                 self.reopen_count += 1;
                 self.answer = None;
+                self.visibility = None;
                 self.rating = None;
                 self.answer_deadline = None;
             }
         }
         self.seen.advance(&event.stamp.producer, event.stamp.seq);
         self.settle();
+    }
+
+    fn decide_answer(&mut self, visibility: super::Visibility, at: chrono::DateTime<chrono::Utc>) {
+        self.visibility = Some(visibility);
+        if let Some(answer) = self.answer.as_mut() {
+            answer.decided_at = Some(at);
+        }
     }
 
     fn assignment_mut(&mut self, id: crate::ids::AssignmentId) -> Option<&mut Assignment> {

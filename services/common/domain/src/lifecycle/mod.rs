@@ -24,7 +24,7 @@ use std::fmt;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use command::{Action, Command, Directive, EscalationReason, NewAssignment, Rating};
+pub use command::{Action, Command, Delivery, Directive, EscalationReason, NewAssignment, Rating};
 pub use error::{LifecycleError, TextProblem};
 pub use event::{DispatchedAssignment, Event, EventKind, FACTS};
 pub use fact::{Admission, Producer, Progress, Seen, Service, Stamp, UnknownService};
@@ -268,6 +268,22 @@ pub struct Answer {
     pub edited_by: Actor,
     /// When.
     pub edited_at: DateTime<Utc>,
+    /// When it was published, sent privately or withheld; `None` while a draft.
+    #[serde(default)]
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+/// Who may read the answer given (R10.3): everyone, the reporter alone, or nobody outside the
+/// authorities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    /// Published through the channels of article 3 and the portal (R10.3a).
+    Published,
+    /// Sent to the reporter alone (R10.3b).
+    Private,
+    /// Not published: state secrets (R10.3c).
+    Withheld,
 }
 
 /// What a new report needs to start its lifecycle.
@@ -314,6 +330,10 @@ pub struct Report {
     pub directive: Option<Directive>,
     /// The answer being prepared or given.
     pub answer: Option<Answer>,
+    /// How the current answer was given, once decided; it stays through the rating, so a
+    /// private answer never becomes public (R10.3b).
+    #[serde(default)]
+    pub visibility: Option<Visibility>,
     /// The rating of the current answer.
     pub rating: Option<(Rating, Option<String>)>,
     /// How many times it was reopened (R11.3).
@@ -342,6 +362,14 @@ impl Report {
     /// The assignments the agencies still hold.
     pub fn active_assignments(&self) -> impl Iterator<Item = &Assignment> {
         self.assignments.iter().filter(|a| a.status.is_active())
+    }
+
+    /// Whether the current answer may be shown to anyone (R10.3a): published, and not since
+    /// reopened.
+    pub fn answer_is_public(&self) -> bool {
+        self.visibility == Some(Visibility::Published)
+            && matches!(self.status, ReportStatus::Published | ReportStatus::Rated)
+            && self.answer.is_some()
     }
 
     /// Whether the report is complete: agencies hold it, every one of them has an

@@ -164,7 +164,7 @@ fn scenarios() -> Vec<(&'static str, World)> {
         ("resolved", resolved()),
         ("answered", answered()),
         ("published", answered().go(&ioc(), Command::Publish)),
-        ("private", answered().go(&ioc(), Command::AnswerPrivately)),
+        ("private", answered().go(&ioc(), private())),
         (
             "withheld",
             resolved().go(&ioc(), Command::Withhold { legal_basis: "Luật Bảo vệ bí mật nhà nước 2018".into() }),
@@ -177,9 +177,15 @@ fn scenarios() -> Vec<(&'static str, World)> {
         ),
         (
             "reopened",
-            answered().go(&ioc(), Command::Publish).go(&ioc(), Command::Reopen { feedback: "Vẫn còn ổ gà".into() }),
+            answered()
+                .go(&ioc(), Command::Publish)
+                .go(&actor(Role::Reporter, "-"), Command::Reopen { feedback: "Vẫn còn ổ gà".into() }),
         ),
     ]
+}
+
+fn private() -> Command {
+    Command::AnswerPrivately { delivery: crate::lifecycle::Delivery::Email, note: None }
 }
 
 fn explain(n: u128) -> Command {
@@ -212,7 +218,7 @@ fn canonical(action: Action, report: &Report) -> Command {
         Action::Resolve => Command::Resolve,
         Action::EditAnswer => Command::EditAnswer { text: "Đã xử lý.".into() },
         Action::Publish => Command::Publish,
-        Action::AnswerPrivately => Command::AnswerPrivately,
+        Action::AnswerPrivately => private(),
         Action::Withhold => Command::Withhold { legal_basis: "Bí mật nhà nước".into() },
         Action::Rate => Command::Rate { rating: Rating::Unsatisfied, feedback: Some("Chưa sạch".into()) },
         Action::Reopen => Command::Reopen { feedback: "Vẫn còn".into() },
@@ -224,14 +230,13 @@ fn canonical(action: Action, report: &Report) -> Command {
 fn expected_role(action: Action) -> Role {
     use Action::*;
     match action {
-        Accept | Refuse | Dispatch | Escalate | EditAnswer | Publish | AnswerPrivately | Withhold | Reopen => {
-            Role::IocOperator
-        }
+        Accept | Refuse | Dispatch | Escalate | EditAnswer | Publish | AnswerPrivately | Withhold => Role::IocOperator,
         Return | Explain | SubmitResult => Role::Officer,
         Approve | SendBack => Role::Leader,
         Direct => Role::ProvincialOffice,
         Resolve => Role::System,
-        Rate => Role::Reporter,
+        // R11.3: the reporter writes again; the system forwards it to the agencies.
+        Rate | Reopen => Role::Reporter,
     }
 }
 
@@ -536,7 +541,7 @@ fn r10_3b_confidential_reporter_is_answered_privately() {
     let mut w = answered();
     w.report.confidential = true;
     assert_eq!(w.try_do(&ioc(), Command::Publish).err(), Some(LifecycleError::ConfidentialReporter));
-    let w = w.go(&ioc(), Command::AnswerPrivately);
+    let w = w.go(&ioc(), private());
     assert_eq!(w.report.status, ReportStatus::AnsweredPrivately);
 }
 
@@ -548,6 +553,32 @@ fn r10_3c_withheld_answer_is_final() {
     }
 }
 
+// R10.3b: an answer sent privately stays private once the reporter rated it; a published one is
+// public until the report is reopened; the time of the decision is kept with the answer.
+#[test]
+fn r10_3b_a_private_answer_stays_private_after_the_rating() {
+    let reporter = actor(Role::Reporter, "-");
+    let rate = || Command::Rate { rating: Rating::Normal, feedback: None };
+    let private = answered().go(&ioc(), private());
+    assert_eq!(private.report.visibility, Some(crate::lifecycle::Visibility::Private));
+    assert!(private.report.answer.as_ref().unwrap().decided_at.is_some());
+    let rated = private.go(&reporter, rate());
+    assert_eq!(rated.report.status, ReportStatus::Rated);
+    assert!(!rated.report.answer_is_public());
+    let published = answered().go(&ioc(), Command::Publish);
+    assert!(published.report.answer_is_public());
+    let rated = published.go(&reporter, rate());
+    assert!(rated.report.answer_is_public());
+    let reopened = rated.go(&reporter, Command::Reopen { feedback: "Chưa xong".into() });
+    assert!(!reopened.report.answer_is_public() && reopened.report.visibility.is_none());
+    // Only the reporter reopens (R11.3): not the IOC, not another citizen.
+    let published = answered().go(&ioc(), Command::Publish);
+    assert!(published.try_do(&ioc(), Command::Reopen { feedback: "x".into() }).is_err());
+    let stranger = Actor::new("citizen-2", Role::Reporter, unit("-"));
+    let err = published.try_do(&stranger, Command::Reopen { feedback: "x".into() }).unwrap_err();
+    assert_eq!(err, LifecycleError::NotTheReporter);
+}
+
 #[test]
 fn r11_3_reopen_sends_the_report_back_to_its_agencies() {
     let w = answered()
@@ -557,7 +588,7 @@ fn r11_3_reopen_sends_the_report_back_to_its_agencies() {
             Command::Rate { rating: Rating::Unsatisfied, feedback: Some("Chưa sửa".into()) },
         )
         .at("2027-03-16T10:00:00+07:00")
-        .go(&ioc(), Command::Reopen { feedback: "Ổ gà vẫn còn".into() });
+        .go(&actor(Role::Reporter, "-"), Command::Reopen { feedback: "Ổ gà vẫn còn".into() });
     assert_eq!(w.report.status, ReportStatus::Reopened);
     assert_eq!(w.report.reopen_count, 1);
     for a in &w.report.assignments {

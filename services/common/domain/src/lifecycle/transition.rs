@@ -312,12 +312,16 @@ impl Step<'_> {
                 }
                 self.emit(EventKind::ReportPublished);
             }
-            Command::AnswerPrivately => {
+            Command::AnswerPrivately { delivery, note } => {
                 self.require_status(&[S::Resolved])?;
                 if self.report.answer.is_none() {
                     return Err(LifecycleError::NoAnswer);
                 }
-                self.emit(EventKind::ReportAnsweredPrivately);
+                let note = note.filter(|n| !n.trim().is_empty());
+                if let Some(note) = &note {
+                    require_text(self.action, "note", note)?;
+                }
+                self.emit(EventKind::ReportAnsweredPrivately { delivery, note });
             }
             Command::Withhold { legal_basis } => {
                 self.require_status(&[S::Resolved])?;
@@ -334,6 +338,9 @@ impl Step<'_> {
             }
             Command::Reopen { feedback } => {
                 self.require_status(&[S::Published, S::AnsweredPrivately, S::Rated])?;
+                if self.report.reporter_ref.as_ref().is_some_and(|r| *r != self.actor.subject) {
+                    return Err(LifecycleError::NotTheReporter);
+                }
                 require_text(self.action, "feedback", &feedback)?;
                 // R11.3: every approved assignment goes back to its agency with fresh deadlines.
                 let approved: Vec<_> = self

@@ -1,0 +1,23 @@
+//! The `[publication]` section.
+
+use serde::Deserialize;
+
+/// Publication's settings.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PublicationConfig {
+    /// The key every answer's rating secret is derived from (at least 32 bytes; shared by every
+    /// publication replica and the notifier). Embedded mode generates one in the data directory
+    /// (`rating-key`); suite mode needs it configured. Changing it invalidates the secrets of the
+    /// answers already sent.
+    pub rating_key: Option<String>,
+    /// Working days the IOC has to check an "unsatisfied" rating (R11.2; the regulation sets no
+    /// figure, the province does).
+    pub follow_up_working_days: u32,
+}
+
+impl Default for PublicationConfig {
+    fn default() -> Self {
+        PublicationConfig { rating_key: None, follow_up_working_days: 2 }
+    }
+}
