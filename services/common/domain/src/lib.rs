@@ -10,6 +10,7 @@ pub mod deadline;
 pub mod duplicates;
 pub mod ids;
 pub mod lifecycle;
+pub mod notice;
 pub mod privacy;
 pub mod tracking;
 pub mod validation;
