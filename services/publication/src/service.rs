@@ -440,12 +440,15 @@ impl Publication for PublicationService {
         let replica = self.replica(&request.report_id).await?;
         let id = replica.id();
         let command = Command::EditAnswer { text: request.text.clone() };
-        let saved = self.decide(id, vec![command], &caller.actor(), None).await?;
-        let findings = if saved.state.confidential {
+        // Tried on a copy first: a refused edit reads no reporter; then the guard, so a failing
+        // read of the reporter leaves the answer as it was.
+        replica.state.apply(command.clone(), &caller.actor(), self.now(), &self.parts.calendar)?;
+        let findings = if replica.state.confidential {
             Vec::new()
         } else {
             self.scan(caller, id, &request.text).await?.0.iter().map(finding_view).collect()
         };
+        let saved = self.decide(id, vec![command], &caller.actor(), None).await?;
         tracing::info!("answer edited");
         Ok(v1::EditAnswerResponse { answer: Self::answer_view(&saved.state), findings })
     }
