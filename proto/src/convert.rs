@@ -161,6 +161,7 @@ pub fn assignment(a: &lc::Assignment, report_id: &str, now: DateTime<Utc>) -> v1
 pub fn delivery(d: lc::Delivery) -> v1::PrivateDelivery {
     match d {
         lc::Delivery::Phone => v1::PrivateDelivery::Phone,
+        lc::Delivery::Sms => v1::PrivateDelivery::Sms,
         lc::Delivery::Email => v1::PrivateDelivery::Email,
         lc::Delivery::ChannelMessage => v1::PrivateDelivery::ChannelMessage,
     }
@@ -170,6 +171,7 @@ pub fn delivery(d: lc::Delivery) -> v1::PrivateDelivery {
 pub fn delivery_from(value: i32) -> Option<lc::Delivery> {
     match v1::PrivateDelivery::try_from(value).ok()? {
         v1::PrivateDelivery::Phone => Some(lc::Delivery::Phone),
+        v1::PrivateDelivery::Sms => Some(lc::Delivery::Sms),
         v1::PrivateDelivery::Email => Some(lc::Delivery::Email),
         v1::PrivateDelivery::ChannelMessage => Some(lc::Delivery::ChannelMessage),
         v1::PrivateDelivery::Unspecified => None,

@@ -485,7 +485,7 @@ impl Publication for PublicationService {
     ) -> Result<v1::AnswerPrivatelyResponse, ApiError> {
         bounded_text("note", &request.note, lc::MAX_NOTE_CHARS)?;
         let delivery = convert::delivery_from(request.delivery)
-            .ok_or_else(|| ApiError::field("delivery", "required: PHONE, EMAIL or CHANNEL_MESSAGE (R10.3b)"))?;
+            .ok_or_else(|| ApiError::field("delivery", "required: PHONE, SMS, EMAIL or CHANNEL_MESSAGE (R10.3b)"))?;
         let replica = self.replica(&request.report_id).await?;
         let note = Some(request.note).filter(|n| !n.trim().is_empty());
         let (commands, _) = self.giving(caller, &replica, Command::AnswerPrivately { delivery, note }).await?;

@@ -488,6 +488,10 @@ mod tests {
                 vec![NoticeKind::PrivateAnswer],
             ),
             (
+                EventKind::ReportAnsweredPrivately { delivery: Delivery::Sms, note: None },
+                vec![NoticeKind::PrivateAnswer],
+            ),
+            (
                 EventKind::ReportAnsweredPrivately { delivery: Delivery::Phone, note: None },
                 vec![NoticeKind::RatingInvitation],
             ),

@@ -70,6 +70,8 @@ pub enum Directive {
 pub enum Delivery {
     /// By telephone: the operator calls and notes it.
     Phone,
+    /// By SMS to the reporter's phone.
+    Sms,
     /// By e-mail, to the address the reporter gave.
     Email,
     /// By a private message on the channel the report came from (Zalo, Facebook, the app).
