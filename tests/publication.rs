@@ -189,10 +189,13 @@ async fn an_answer_is_published_rated_reopened_handled_again_and_rated_again() {
     assert_eq!(kinds(&status), ["phone", "reporter_name"]);
     let subject = status.get_error_details().precondition_failure().unwrap().violations[0].subject.clone();
     assert!(subject.starts_with("text["), "{subject}");
+    // The refusal changed nothing: still the unedited draft, still resolved.
+    let after = resolved_answer(&c, &p, &report_id).await;
+    assert!(!after.edited && after.answer.as_ref().unwrap().text == text);
 
     // Every spelling of her phone, her e-mail, a citizen ID: all found; nothing published.
     let bad = format!(
-        "Đã gọi +84 987 654 321, 0987-654-321, (0987) 654 321 và 84987654321; thư gửi {EMAIL}; CCCD 079123456789."
+        "Đã gọi +84 987 654 321, 0987-654-321, (0987) 654 321 và 84987654321; thư gửi {EMAIL}; CCCD 079123456789; nhà {HOME}."
     );
     let edited = publ
         .edit_answer(authed(&p.operator, v1::EditAnswerRequest { report_id: report_id.clone(), text: bad }))
@@ -201,12 +204,13 @@ async fn an_answer_is_published_rated_reopened_handled_again_and_rated_again() {
         .into_inner();
     let mut found: Vec<&str> = edited.findings.iter().map(|f| f.kind.as_str()).collect();
     found.sort();
-    assert_eq!(found, ["citizen_id", "email", "phone", "phone", "phone", "phone"], "{:?}", edited.findings);
+    let expected = ["citizen_id", "email", "phone", "phone", "phone", "phone", "reporter_address"];
+    assert_eq!(found, expected, "{:?}", edited.findings);
     let status = publ
         .publish_answer(authed(&p.operator, v1::PublishAnswerRequest { report_id: report_id.clone() }))
         .await
         .unwrap_err();
-    assert_eq!(kinds(&status), ["citizen_id", "email", "phone", "phone", "phone", "phone"]);
+    assert_eq!(kinds(&status), expected);
     let lookup = v1::GetPublishedAnswerRequest { tracking_code: code.clone() };
     assert_eq!(publ.get_published_answer(lookup.clone()).await.unwrap_err().code(), Code::NotFound);
 
@@ -313,7 +317,9 @@ async fn an_answer_is_published_rated_reopened_handled_again_and_rated_again() {
         .into_inner();
     assert!(rated.follow_up_id.is_empty());
     let public = publ.get_published_answer(lookup).await.unwrap().into_inner().published_answer.unwrap();
-    assert_eq!(public.rating.unwrap().value, v1::RatingValue::Satisfied as i32);
+    let rating = public.rating.unwrap();
+    assert_eq!(rating.value, v1::RatingValue::Satisfied as i32);
+    assert!(rating.feedback.is_empty(), "the reporter's feedback is for the IOC, never public");
 
     // Intake's public lookup follows: the second answer, rated.
     let by_code = v1::GetReportByTrackingCodeRequest { tracking_code: code.clone() };

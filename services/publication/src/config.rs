@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 /// Publication's settings.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PublicationConfig {
     /// The key every answer's rating secret is derived from (at least 32 bytes; shared by every
@@ -14,6 +14,16 @@ pub struct PublicationConfig {
     /// Working days the IOC has to check an "unsatisfied" rating (R11.2; the regulation sets no
     /// figure, the province does).
     pub follow_up_working_days: u32,
+}
+
+/// The rating key never shows.
+impl std::fmt::Debug for PublicationConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PublicationConfig")
+            .field("rating_key", &self.rating_key.as_ref().map(|_| "…"))
+            .field("follow_up_working_days", &self.follow_up_working_days)
+            .finish()
+    }
 }
 
 impl Default for PublicationConfig {

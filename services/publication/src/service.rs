@@ -45,6 +45,17 @@ pub const GUARD_PURPOSE: &str =
 /// The longest rating secret read, in characters (a secret is 29).
 const MAX_SECRET_CHARS: usize = 64;
 
+/// What the answer must still be when a decision commits: the check ran on it.
+#[derive(Debug, Clone, Copy)]
+enum Expected<'a> {
+    /// Whatever it is (the command checks what it needs).
+    Any,
+    /// Not edited yet: the draft was checked and is edited in by the decision.
+    Draft,
+    /// This text, as checked.
+    Text(&'a str),
+}
+
 /// The clock the service stamps its decisions with.
 pub use paht_platform::clock::Clock;
 
@@ -291,23 +302,27 @@ impl PublicationService {
     }
 
     /// Runs `commands` in order on the replica of `report`, locked, in one transaction; the
-    /// answer must still read `expected` when given (an edit in between is refused: check again).
+    /// answer must still be as `expected` (an edit in between is refused: read it again).
     async fn decide(
         &self,
         report: ReportId,
         commands: Vec<Command>,
         actor: &Actor,
-        expected: Option<&str>,
+        expected: Expected<'_>,
     ) -> Result<Replica, ApiError> {
         let now = self.now();
         let txn = self.parts.db.begin_write().await?;
         let mut current =
             replica::lock(&txn, report).await?.ok_or_else(|| ApiError::NotFound(format!("report {report}")))?;
-        if let Some(expected) = expected
-            && current.state.answer.as_ref().is_some_and(|a| a.text != expected)
-        {
+        let answer = current.state.answer.as_ref().map(|a| a.text.as_str());
+        let unchanged = match expected {
+            Expected::Any => true,
+            Expected::Draft => answer.is_none(),
+            Expected::Text(text) => answer == Some(text),
+        };
+        if !unchanged {
             return Err(ApiError::FailedPrecondition(
-                "the answer was edited while it was being checked; read it again and publish".into(),
+                "the answer was edited while it was being checked; read it again and decide again".into(),
             ));
         }
         for command in commands {
@@ -339,6 +354,14 @@ impl PublicationService {
         let probe = state.apply(Command::EditAnswer { text: "probe".into() }, &actor, now, &self.parts.calendar);
         probe?;
         let draft = self.text_of(caller, state).await?.ok_or(ApiError::Lifecycle(lc::LifecycleError::NoAnswer))?;
+        let chars = draft.chars().count();
+        if chars > lc::MAX_TEXT_CHARS {
+            return Err(ApiError::FailedPrecondition(format!(
+                "the draft from the agencies' results has {chars} characters, over the {} an answer may have; \
+                 shorten it with EditAnswer first",
+                lc::MAX_TEXT_CHARS
+            )));
+        }
         let edit = Command::EditAnswer { text: draft.clone() };
         let edited = state.apply(edit.clone(), &actor, now, &self.parts.calendar)?;
         edited.report.apply(give.clone(), &actor, now, &self.parts.calendar)?;
@@ -448,7 +471,7 @@ impl Publication for PublicationService {
         } else {
             self.scan(caller, id, &request.text).await?.0.iter().map(finding_view).collect()
         };
-        let saved = self.decide(id, vec![command], &caller.actor(), None).await?;
+        let saved = self.decide(id, vec![command], &caller.actor(), Expected::Any).await?;
         tracing::info!("answer edited");
         Ok(v1::EditAnswerResponse { answer: Self::answer_view(&saved.state), findings })
     }
@@ -471,7 +494,7 @@ impl Publication for PublicationService {
             tracing::info!(findings = findings.len(), "answer refused by the personal-data guard");
             return Err(unpublishable(&findings));
         }
-        let expected = if drafted.is_some() { None } else { Some(text.as_str()) };
+        let expected = if drafted.is_some() { Expected::Draft } else { Expected::Text(&text) };
         let saved = self.decide(replica.id(), commands, &caller.actor(), expected).await?;
         tracing::info!("answer published");
         Ok(v1::PublishAnswerResponse { answer: Self::answer_view(&saved.state) })
@@ -488,8 +511,13 @@ impl Publication for PublicationService {
             .ok_or_else(|| ApiError::field("delivery", "required: PHONE, SMS, EMAIL or CHANNEL_MESSAGE (R10.3b)"))?;
         let replica = self.replica(&request.report_id).await?;
         let note = Some(request.note).filter(|n| !n.trim().is_empty());
-        let (commands, _) = self.giving(caller, &replica, Command::AnswerPrivately { delivery, note }).await?;
-        let saved = self.decide(replica.id(), commands, &caller.actor(), None).await?;
+        let (commands, drafted) = self.giving(caller, &replica, Command::AnswerPrivately { delivery, note }).await?;
+        let expected = match (&drafted, &replica.state.answer) {
+            (Some(_), _) => Expected::Draft,
+            (None, Some(answer)) => Expected::Text(&answer.text),
+            (None, None) => Expected::Any,
+        };
+        let saved = self.decide(replica.id(), commands, &caller.actor(), expected).await?;
         tracing::info!("answer sent privately");
         Ok(v1::AnswerPrivatelyResponse { answer: Self::answer_view(&saved.state) })
     }
@@ -503,15 +531,16 @@ impl Publication for PublicationService {
         bounded_text("reason", &request.reason, lc::MAX_NOTE_CHARS)?;
         let replica = self.replica(&request.report_id).await?;
         let command = Command::Withhold { legal_basis: request.reason };
-        let saved = self.decide(replica.id(), vec![command], &caller.actor(), None).await.map_err(|e| match e {
-            ApiError::Lifecycle(lc::LifecycleError::MissingField { field: "legal_basis", .. }) => {
-                ApiError::field("reason", "required: the legal basis for withholding (R10.3c)")
-            }
-            ApiError::Lifecycle(ref l @ lc::LifecycleError::BadText { field: "legal_basis", .. }) => {
-                ApiError::field("reason", l.to_string())
-            }
-            other => other,
-        })?;
+        let saved =
+            self.decide(replica.id(), vec![command], &caller.actor(), Expected::Any).await.map_err(|e| match e {
+                ApiError::Lifecycle(lc::LifecycleError::MissingField { field: "legal_basis", .. }) => {
+                    ApiError::field("reason", "required: the legal basis for withholding (R10.3c)")
+                }
+                ApiError::Lifecycle(ref l @ lc::LifecycleError::BadText { field: "legal_basis", .. }) => {
+                    ApiError::field("reason", l.to_string())
+                }
+                other => other,
+            })?;
         tracing::info!("answer withheld");
         Ok(v1::WithholdAnswerResponse { answer: Self::answer_view(&saved.state) })
     }
@@ -523,6 +552,13 @@ impl Publication for PublicationService {
         request: v1::ListFollowUpsRequest,
     ) -> Result<v1::ListFollowUpsResponse, ApiError> {
         caller.require_role(FOLLOW_UP_READERS)?;
+        if caller.role() == Role::IocOperator && caller.unit() != &self.parts.instance {
+            return Err(ApiError::Forbidden(format!(
+                "the follow-ups are instance {}'s; the caller acts for unit {}",
+                self.parts.instance,
+                caller.unit()
+            )));
+        }
         let lead = matches!(caller.role(), Role::Leader | Role::Officer).then(|| caller.unit().as_str());
         let page = request.page.unwrap_or_default();
         let limit = match u64::from(page.page_size) {
@@ -598,7 +634,9 @@ impl Publication for PublicationService {
             .await?
             .ok_or_else(|| ApiError::NotFound(format!("report {}", replica.id())))?;
         if locked.state.reopen_count != round {
-            return Err(ApiError::Unauthenticated("the rating secret does not match this answer".into()));
+            return Err(ApiError::FailedPrecondition(
+                "the report was reopened meanwhile: the answer rated is no longer its answer".into(),
+            ));
         }
         let command = Command::Rate { rating, feedback: feedback.clone() };
         let executed = replica::execute(&txn, locked, command, &actor, now, &self.parts.calendar, &self.index).await?;
@@ -645,7 +683,7 @@ impl Publication for PublicationService {
         self.require_secret(&replica, &request.rating_secret)?;
         let actor = self.reporter_actor(&replica);
         let command = Command::Reopen { feedback: request.reason };
-        let saved = self.decide(replica.id(), vec![command], &actor, None).await.map_err(|e| match e {
+        let saved = self.decide(replica.id(), vec![command], &actor, Expected::Any).await.map_err(|e| match e {
             ApiError::Lifecycle(
                 ref l @ (lc::LifecycleError::MissingField { .. } | lc::LifecycleError::BadText { .. }),
             ) => ApiError::field("reason", l.to_string()),
@@ -691,9 +729,10 @@ impl Publication for PublicationService {
                 answer_text: answer.text.clone(),
                 published_at: answer.decided_at.map(convert::timestamp),
                 agency_unit_ids: agencies,
-                rating: state.rating.as_ref().map(|(r, f)| v1::Rating {
+                // The value only: the reporter's feedback is for the IOC (it may name them).
+                rating: state.rating.as_ref().map(|(r, _)| v1::Rating {
                     value: convert::rating(*r) as i32,
-                    feedback: f.clone().unwrap_or_default(),
+                    feedback: String::new(),
                     rated_at: None,
                 }),
                 reporter_display_name: public.reporter_display_name,

@@ -72,7 +72,7 @@ pub mod follow_up {
         pub due_at: DateTimeUtc,
         /// When it was closed.
         pub closed_at: Option<DateTimeUtc>,
-        /// Who closed it (`subject (role@unit)`).
+        /// Who closed it: `role unit subject`.
         pub closed_by: Option<String>,
         /// The closing note.
         pub note: Option<String>,

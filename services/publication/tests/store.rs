@@ -104,3 +104,47 @@ fn page_tokens_round_trip_and_refuse_garbage() {
         assert_eq!(Cursor::parse(bad), None, "{bad}");
     }
 }
+
+/// A report as publication's replica holds it, received on Monday 8 March 2027.
+fn replica(n: u128, code: &str) -> paht_platform::replica::Replica {
+    use paht_domain::actor::{Actor, Role};
+    use paht_domain::ids::{ReportId, UnitId};
+    use paht_domain::lifecycle::{NewReport, Report};
+    let cal = paht_domain::calendar::WorkingCalendar::vietnam();
+    let new = NewReport {
+        id: ReportId::from_uuid(Uuid::from_u128(n)),
+        instance: UnitId::new("IOC-86"),
+        reporter_ref: None,
+        confidential: false,
+    };
+    let actor = Actor::new("zalo", Role::System, UnitId::new("IOC-86"));
+    let state = Report::receive(new, &actor, vn("2027-03-08T09:00:00+07:00"), &cal).unwrap().report;
+    let view =
+        paht_proto::v1::Report { tracking_code: code.into(), category_id: "ha-tang".into(), ..Default::default() };
+    paht_platform::replica::Replica { state, view, version: 1 }
+}
+
+async fn index_on(db: Db) {
+    let conn = db.conn();
+    let t = vn("2027-03-08T09:00:00+07:00");
+    store::index_report(conn, &replica(1, "AB12-CD34"), t).await.unwrap();
+    store::index_report(conn, &replica(2, "EF56-GH78"), t).await.unwrap();
+    let row = store::by_tracking_code(conn, "AB12-CD34").await.unwrap().unwrap();
+    assert_eq!((row.report_id, row.status.as_str(), row.public), (Uuid::from_u128(1), "received", false));
+    assert_eq!(row.category_id.as_deref(), Some("ha-tang"));
+    // A change upserts the same row.
+    let mut changed = replica(1, "AB12-CD34");
+    changed.view.category_id = "moi-truong".into();
+    store::index_report(conn, &changed, t + TimeDelta::hours(1)).await.unwrap();
+    let row = store::by_tracking_code(conn, "AB12-CD34").await.unwrap().unwrap();
+    assert_eq!((row.category_id.as_deref(), row.updated_at), (Some("moi-truong"), t + TimeDelta::hours(1)));
+    assert_eq!(store::by_tracking_code(conn, "ZZ99-ZZ99").await.unwrap(), None);
+}
+
+// The index finds a report by its tracking code, the reporter's only handle (R3.2, R11.1).
+#[tokio::test]
+async fn the_index_finds_reports_by_tracking_code_on_both_backends() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        paht_testing::run(backend, "publication", &DbConfig::default(), migrated, index_on).await;
+    }
+}

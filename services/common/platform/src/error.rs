@@ -72,7 +72,8 @@ pub enum ApiError {
     FailedPrecondition(String),
     /// The report is in a state for the request, but what it would do breaks a rule on the
     /// content (the personal-data guard of a public answer, R10.3a): FAILED_PRECONDITION with
-    /// each [`Condition`] in `google.rpc.PreconditionFailure`, at most [`MAX_VIOLATIONS`].
+    /// each [`Condition`] in `google.rpc.PreconditionFailure`, at most [`MAX_VIOLATIONS`], then
+    /// one of kind `more` counting the rest.
     #[error("{message}")]
     Unmet {
         /// Said to the caller.
@@ -164,15 +165,26 @@ impl ApiError {
     /// text cut like a field violation's.
     pub fn conditions(&self) -> Vec<Condition> {
         match self {
-            ApiError::Unmet { conditions, .. } => conditions
-                .iter()
-                .take(MAX_VIOLATIONS)
-                .map(|c| Condition {
-                    kind: bounded(&c.kind, MAX_FIELD_TEXT),
-                    subject: bounded(&c.subject, MAX_FIELD_TEXT),
-                    description: bounded(&c.description, MAX_DESCRIPTION_TEXT),
-                })
-                .collect(),
+            ApiError::Unmet { conditions, .. } => {
+                let mut shown: Vec<Condition> = conditions
+                    .iter()
+                    .take(MAX_VIOLATIONS)
+                    .map(|c| Condition {
+                        kind: bounded(&c.kind, MAX_FIELD_TEXT),
+                        subject: bounded(&c.subject, MAX_FIELD_TEXT),
+                        description: bounded(&c.description, MAX_DESCRIPTION_TEXT),
+                    })
+                    .collect();
+                let more = conditions.len() - shown.len();
+                if more > 0 {
+                    shown.push(Condition {
+                        kind: "more".into(),
+                        subject: String::new(),
+                        description: format!("và {more} chỗ khác / and {more} more"),
+                    });
+                }
+                shown
+            }
             _ => Vec::new(),
         }
     }

@@ -205,6 +205,9 @@ fn unmet_conditions_carry_each_span_and_reason_r10_3a() {
     }
     // Many findings: at most MAX_VIOLATIONS are sent.
     let many = ApiError::Unmet { message: "m".into(), conditions: (0..100).map(condition).collect() };
-    assert_eq!(many.conditions().len(), MAX_VIOLATIONS);
+    let shown = many.conditions();
+    assert_eq!(shown.len(), MAX_VIOLATIONS + 1);
+    assert_eq!(shown[MAX_VIOLATIONS].kind, "more");
+    assert!(shown[MAX_VIOLATIONS].description.ends_with(&format!("and {} more", 100 - MAX_VIOLATIONS)));
     assert!(Status::from(many).details().len() < 4096);
 }

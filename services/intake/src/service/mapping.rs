@@ -130,9 +130,10 @@ pub fn public_view(row: &report::Model, state: &lc::Report, display_name: Option
             .map(convert::date),
         published_answer: if published { state.answer.as_ref().map(|a| a.text.clone()) } else { None }
             .unwrap_or_default(),
-        rating: state.rating.as_ref().filter(|_| published).map(|(r, feedback)| v1::Rating {
+        // The value only: the reporter's feedback is for the IOC (it may name them).
+        rating: state.rating.as_ref().filter(|_| published).map(|(r, _)| v1::Rating {
             value: convert::rating(*r) as i32,
-            feedback: feedback.clone().unwrap_or_default(),
+            feedback: String::new(),
             rated_at: None,
         }),
         reporter_display_name: if state.confidential { None } else { display_name }.unwrap_or_default(),
