@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Load generator for the PAHT intake service.
 ///
@@ -33,7 +33,9 @@ pub enum Command {
     /// label and rate; workflow runs in a table of their own.
     Table(TableArgs),
     /// The mixed workflow: each flow submits a report, accepts it, dispatches it to one agency,
-    /// submits the agency's result and approves it, across intake, routing and processing.
+    /// submits the agency's result and approves it, publishes the answer (or, for a reporter who
+    /// asked for confidentiality, answers privately) and rates it as the reporter, across intake,
+    /// routing, processing and publication.
     Workflow(Box<WorkflowArgs>),
 }
 
@@ -69,6 +71,17 @@ impl fmt::Display for Rate {
             Rate::PerSecond(n) => write!(f, "{n}"),
         }
     }
+}
+
+/// Where each workflow flow ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Through {
+    /// At the leader's ApproveResult: intake, routing and processing only (a server without
+    /// publication).
+    Approve,
+    /// On through publication: PublishAnswer (AnswerPrivately for a confidential reporter), then
+    /// RateReport as the reporter.
+    Rate,
 }
 
 /// Parses `60s`, `1.5s`, `500ms`, `2m`, `1h` or a bare number of seconds.
@@ -140,7 +153,7 @@ pub struct SubmitArgs {
 #[derive(Clone, Debug, Args)]
 pub struct WorkflowArgs {
     /// The gRPC endpoint of every service (embedded mode and a `paht serve --services
-    /// intake,routing,processing` process serve all three on one port).
+    /// intake,routing,processing,publication` process serve all of them on one port).
     #[arg(long, default_value = "http://127.0.0.1:50051")]
     pub target: String,
     /// IntakeService's endpoint, when not `--target`.
@@ -152,6 +165,19 @@ pub struct WorkflowArgs {
     /// ProcessingService's endpoint, when not `--target`.
     #[arg(long)]
     pub processing: Option<String>,
+    /// PublicationService's endpoint, when not `--target` (unused with `--through approve`).
+    #[arg(long)]
+    pub publication: Option<String>,
+    /// Where each flow ends: `rate` goes on past the approval through PublishAnswer (or
+    /// AnswerPrivately) and RateReport; `approve` ends at ApproveResult, for servers without
+    /// publication.
+    #[arg(long, value_enum, default_value = "rate")]
+    pub through: Through,
+    /// The instance's rating key, from which the reporter's rating secret of each answer is
+    /// derived (`--through rate`): the file `rating-key` of the data directory (`paht up`), or
+    /// `[publication] rating_key` of the configuration (suite).
+    #[arg(long, env = "PAHT_LOAD_RATING_KEY", hide_env_values = true)]
+    pub rating_key: Option<String>,
     /// Token of the channel that submits (`paht token --subject load --role system --unit IOC-86`).
     #[arg(long, env = "PAHT_TOKEN", hide_env_values = true)]
     pub channel_token: Option<String>,
@@ -225,13 +251,18 @@ pub struct WorkflowArgs {
 }
 
 impl WorkflowArgs {
-    /// The endpoints of intake, routing and processing: each its own flag, else `--target`.
-    pub fn endpoints(&self) -> [&str; 3] {
-        [
+    /// The endpoints of the services the flows use — intake, routing, processing, then
+    /// publication unless they end at the approval: each its own flag, else `--target`.
+    pub fn endpoints(&self) -> Vec<&str> {
+        let mut endpoints = vec![
             self.intake.as_deref().unwrap_or(&self.target),
             self.routing.as_deref().unwrap_or(&self.target),
             self.processing.as_deref().unwrap_or(&self.target),
-        ]
+        ];
+        if self.through == Through::Rate {
+            endpoints.push(self.publication.as_deref().unwrap_or(&self.target));
+        }
+        endpoints
     }
 }
 
@@ -362,7 +393,8 @@ mod tests {
     fn workflow_defaults_send_every_service_to_the_target() {
         let cli = Cli::try_parse_from(["paht-load", "workflow", "--target", "http://10.0.0.5:50051"]).unwrap();
         let Some(Command::Workflow(w)) = cli.command else { panic!("workflow expected") };
-        assert_eq!(w.endpoints(), ["http://10.0.0.5:50051"; 3]);
+        assert_eq!(w.endpoints(), ["http://10.0.0.5:50051"; 4]);
+        assert_eq!(w.through, Through::Rate);
         assert_eq!((w.instance.as_str(), w.agency.as_str(), w.category.as_str()), ("IOC-86", "SO-XD-86", ""));
         assert_eq!((w.rate, w.concurrency, w.connections), (Rate::Max, 32, 4));
         assert_eq!(
@@ -384,6 +416,10 @@ mod tests {
             "http://r:2",
             "--processing",
             "http://p:3",
+            "--publication",
+            "http://q:4",
+            "--rating-key",
+            "k",
             "--channel-token",
             "c",
             "--operator-token",
@@ -412,7 +448,8 @@ mod tests {
         ])
         .unwrap();
         let Some(Command::Workflow(w)) = cli.command else { panic!("workflow expected") };
-        assert_eq!(w.endpoints(), ["http://127.0.0.1:50051", "http://r:2", "http://p:3"]);
+        assert_eq!(w.endpoints(), ["http://127.0.0.1:50051", "http://r:2", "http://p:3", "http://q:4"]);
+        assert_eq!(w.rating_key.as_deref(), Some("k"));
         let tokens = [&w.channel_token, &w.operator_token, &w.officer_token, &w.leader_token];
         assert_eq!(tokens.map(|t| t.as_deref().unwrap()), ["c", "o", "f", "l"]);
         assert_eq!(w.agency, "UBND-29551");
@@ -424,11 +461,21 @@ mod tests {
     }
 
     #[test]
+    fn workflow_through_the_approval_leaves_publication_out() {
+        let cli = Cli::try_parse_from(["paht-load", "workflow", "--through", "approve", "--publication", "http://q:4"])
+            .unwrap();
+        let Some(Command::Workflow(w)) = cli.command else { panic!("workflow expected") };
+        assert_eq!(w.through, Through::Approve);
+        assert_eq!(w.endpoints(), ["http://127.0.0.1:50051"; 3]);
+    }
+
+    #[test]
     fn workflow_refuses_bad_values_and_submit_flags() {
         for bad in [
             &["paht-load", "workflow", "--rate", "0"][..],
             &["paht-load", "workflow", "--concurrency", "0"],
             &["paht-load", "workflow", "--retry-delay", "soon"],
+            &["paht-load", "workflow", "--through", "publish"],
             // The submit run's flags are not the workflow's.
             &["paht-load", "workflow", "--endpoint", "http://x:1"],
         ] {

@@ -23,11 +23,34 @@ pub enum Step {
     SubmitResult,
     /// ProcessingService.ApproveResult, as a leader of the agency.
     Approve,
+    /// PublicationService.PublishAnswer, as the IOC operator, for a reporter who did not ask for
+    /// confidentiality; waits for routing's `report.resolved` to reach publication.
+    Publish,
+    /// PublicationService.AnswerPrivately, as the IOC operator, instead of publishing for a
+    /// reporter who asked for confidentiality (R10.3b); waits as PublishAnswer does.
+    AnswerPrivately,
+    /// PublicationService.RateReport, anonymous: the reporter, proved by the rating secret.
+    Rate,
 }
 
 impl Step {
+    /// How many steps there are (a flow makes one of PublishAnswer and AnswerPrivately).
+    pub const COUNT: usize = 8;
+
     /// Every step, in the order a flow makes them.
-    pub const ALL: [Step; 5] = [Step::Submit, Step::Accept, Step::Dispatch, Step::SubmitResult, Step::Approve];
+    pub const ALL: [Step; Step::COUNT] = [
+        Step::Submit,
+        Step::Accept,
+        Step::Dispatch,
+        Step::SubmitResult,
+        Step::Approve,
+        Step::Publish,
+        Step::AnswerPrivately,
+        Step::Rate,
+    ];
+
+    /// The steps of a flow that ends at the leader's approval.
+    pub const TO_APPROVAL: &[Step] = &[Step::Submit, Step::Accept, Step::Dispatch, Step::SubmitResult, Step::Approve];
 
     /// The RPC's name.
     pub fn name(self) -> &'static str {
@@ -37,12 +60,15 @@ impl Step {
             Step::Dispatch => "Dispatch",
             Step::SubmitResult => "SubmitResult",
             Step::Approve => "ApproveResult",
+            Step::Publish => "PublishAnswer",
+            Step::AnswerPrivately => "AnswerPrivately",
+            Step::Rate => "RateReport",
         }
     }
 
     /// Whether the step follows another service's step, so it may have to wait for its event.
     pub fn waits_for_events(self) -> bool {
-        matches!(self, Step::Dispatch | Step::SubmitResult)
+        matches!(self, Step::Dispatch | Step::SubmitResult | Step::Publish | Step::AnswerPrivately)
     }
 
     fn index(self) -> usize {
@@ -79,7 +105,7 @@ pub struct FlowRecord {
     pub done: Vec<StepDone>,
     /// The step it stopped at, if it did not complete.
     pub failed: Option<StepFailed>,
-    /// From the flow's due time (open loop) or its start (closed loop) to its last answer.
+    /// From the flow's due time (open loop) or its start (closed loop) to its last step's answer.
     pub end_to_end: Duration,
     /// From its actual start to its last answer.
     pub service: Duration,
@@ -89,7 +115,7 @@ fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
-fn histograms() -> [Histogram<u64>; 5] {
+fn histograms() -> [Histogram<u64>; Step::COUNT] {
     std::array::from_fn(|_| histogram())
 }
 
@@ -108,13 +134,13 @@ pub struct FlowTally {
     /// takes long enough that those started in the warm-up end in the first seconds).
     pub per_second: Vec<u64>,
     /// Latency of each step's successful attempt, by [`Step`] order.
-    pub steps: [Histogram<u64>; 5],
+    pub steps: [Histogram<u64>; Step::COUNT],
     /// Time each step waited for the other service, over every flow that got through it.
-    pub waits: [Histogram<u64>; 5],
+    pub waits: [Histogram<u64>; Step::COUNT],
     /// Time each step waited, over the flows that had to wait.
-    pub waited_only: [Histogram<u64>; 5],
+    pub waited_only: [Histogram<u64>; Step::COUNT],
     /// Retries of each step, those of failed steps included.
-    pub retries: [u64; 5],
+    pub retries: [u64; Step::COUNT],
     /// Failed flows by step, then gRPC code name.
     pub errors: BTreeMap<Step, BTreeMap<String, u64>>,
 }
@@ -130,7 +156,7 @@ impl Default for FlowTally {
             steps: histograms(),
             waits: histograms(),
             waited_only: histograms(),
-            retries: [0; 5],
+            retries: [0; Step::COUNT],
             errors: BTreeMap::new(),
         }
     }
@@ -180,7 +206,7 @@ impl FlowTally {
         self.completed += other.completed;
         add(&mut self.end_to_end, &other.end_to_end);
         add(&mut self.service, &other.service);
-        for i in 0..5 {
+        for i in 0..Step::COUNT {
             add(&mut self.steps[i], &other.steps[i]);
             add(&mut self.waits[i], &other.waits[i]);
             add(&mut self.waited_only[i], &other.waited_only[i]);
@@ -267,8 +293,9 @@ pub struct WorkflowSummary {
     pub concurrency: u32,
     /// Connections to each distinct endpoint.
     pub connections: u32,
-    /// Endpoints of intake, routing and processing.
-    pub endpoints: [String; 3],
+    /// Endpoints of intake, routing and processing, then publication's when the flows went
+    /// through it.
+    pub endpoints: Vec<String>,
     /// The agency every report went to.
     pub agency: String,
     /// The measured window, in seconds.
@@ -285,11 +312,12 @@ pub struct WorkflowSummary {
     pub throughput: f64,
     /// Flows completed in each whole second of the measured window, whenever they started.
     pub per_second: Option<PerSecond>,
-    /// From the due time (open loop) or the start (closed loop) to ApproveResult's answer.
+    /// From the due time (open loop) or the start (closed loop) to the last step's answer
+    /// (RateReport's, or ApproveResult's for flows that end at the approval).
     pub end_to_end_ms: Option<Percentiles>,
-    /// From the actual start to ApproveResult's answer.
+    /// From the actual start to the last step's answer.
     pub end_to_end_service_ms: Option<Percentiles>,
-    /// Each RPC in flow order.
+    /// Each RPC the flows make, in flow order.
     pub steps: Vec<StepLatency>,
     /// The steps that wait for another service's event.
     pub propagation: Vec<Propagation>,
@@ -340,8 +368,9 @@ fn p50_p99(p: Option<&Percentiles>) -> String {
 }
 
 impl WorkflowSummary {
-    /// Fills the figures of a summary from the run's merged tally.
-    pub fn figures(&mut self, tally: &FlowTally, seconds: usize) {
+    /// Fills the figures of a summary from the run's merged tally; `steps` are those the flows
+    /// make.
+    pub fn figures(&mut self, tally: &FlowTally, seconds: usize, steps: &[Step]) {
         self.started = tally.started;
         self.completed = tally.completed;
         self.failed = tally.failed();
@@ -350,7 +379,7 @@ impl WorkflowSummary {
         self.per_second = PerSecond::of(&tally.per_second, seconds);
         self.end_to_end_ms = Percentiles::of(&tally.end_to_end);
         self.end_to_end_service_ms = Percentiles::of(&tally.service);
-        self.steps = Step::ALL
+        self.steps = steps
             .iter()
             .map(|&s| StepLatency {
                 step: s.name().to_owned(),
@@ -358,7 +387,7 @@ impl WorkflowSummary {
                 latency_ms: Percentiles::of(&tally.steps[s.index()]),
             })
             .collect();
-        self.propagation = Step::ALL
+        self.propagation = steps
             .iter()
             .filter(|s| s.waits_for_events())
             .map(|&s| Propagation {
@@ -389,11 +418,14 @@ impl WorkflowSummary {
             if self.connections == 1 { "" } else { "s" },
             self.duration_secs
         );
-        let [intake, routing, processing] = &self.endpoints;
-        let endpoints = if intake == routing && routing == processing {
-            format!("intake, routing, processing at {intake}")
-        } else {
-            format!("intake {intake}, routing {routing}, processing {processing}")
+        let services = ["intake", "routing", "processing", "publication"];
+        let named: Vec<(&str, &String)> = services.into_iter().zip(&self.endpoints).collect();
+        let endpoints = match named.first() {
+            Some((_, first)) if named.iter().all(|(_, url)| url == first) => {
+                let names: Vec<&str> = named.iter().map(|(name, _)| *name).collect();
+                format!("{} at {first}", names.join(", "))
+            }
+            _ => named.iter().map(|(name, url)| format!("{name} {url}")).collect::<Vec<_>>().join(", "),
         };
         let _ = writeln!(out, "  services    {endpoints} · dispatched to {}", self.agency);
         let _ = writeln!(
@@ -429,13 +461,13 @@ impl WorkflowSummary {
         }
         for step in &self.steps {
             let latency = step.latency_ms.as_ref().map_or_else(|| "—".to_owned(), ToString::to_string);
-            let _ = writeln!(out, "  {:<13} {latency}  ({} ok)", step.step, step.ok);
+            let _ = writeln!(out, "  {:<15} {latency}  ({} ok)", step.step, step.ok);
         }
         for wait in &self.propagation {
             let share = if wait.flows > 0 { 100.0 * wait.waited as f64 / wait.flows as f64 } else { 0.0 };
             let _ = writeln!(
                 out,
-                "  wait {:<13} {} over all; {} over the {} of {} flows that waited ({share:.1} %), {} retries",
+                "  wait {:<15} {} over all; {} over the {} of {} flows that waited ({share:.1} %), {} retries",
                 wait.step,
                 p50_p99(wait.wait_ms.as_ref()),
                 p50_p99(wait.waited_ms.as_ref()),
@@ -482,8 +514,16 @@ mod tests {
         StepDone { step, latency: ms(latency), retries, wait: ms(wait) }
     }
 
-    /// A completed flow: each step `latency` ms; dispatch waited `dispatch_wait` ms in 3 retries.
+    /// A completed flow, published: each step `latency` ms; dispatch waited `dispatch_wait` ms in
+    /// 3 retries, the publication 1 ms in one.
     fn complete(latency: u64, dispatch_wait: u64) -> FlowRecord {
+        let mut flow = complete_privately(latency, dispatch_wait);
+        flow.done[5].step = Step::Publish;
+        flow
+    }
+
+    /// A completed flow whose reporter asked for confidentiality: answered privately.
+    fn complete_privately(latency: u64, dispatch_wait: u64) -> FlowRecord {
         let retries = if dispatch_wait > 0 { 3 } else { 0 };
         FlowRecord {
             done: vec![
@@ -492,15 +532,22 @@ mod tests {
                 done(Step::Dispatch, latency, retries, dispatch_wait),
                 done(Step::SubmitResult, latency, 0, 0),
                 done(Step::Approve, latency, 0, 0),
+                done(Step::AnswerPrivately, latency, 1, 1),
+                done(Step::Rate, latency, 0, 0),
             ],
             failed: None,
-            end_to_end: ms(5 * latency + dispatch_wait),
-            service: ms(5 * latency + dispatch_wait),
+            end_to_end: ms(7 * latency + dispatch_wait + 1),
+            service: ms(7 * latency + dispatch_wait + 1),
         }
     }
 
     fn failed_at(step: Step, code: &'static str, retries: u32) -> FlowRecord {
-        let before = Step::ALL.iter().take_while(|s| **s != step).map(|&s| done(s, 1, 0, 0)).collect();
+        let before = Step::ALL
+            .iter()
+            .take_while(|s| **s != step)
+            .filter(|s| **s != Step::AnswerPrivately)
+            .map(|&s| done(s, 1, 0, 0))
+            .collect();
         FlowRecord {
             done: before,
             failed: Some(StepFailed { step, code, retries }),
@@ -575,19 +622,21 @@ mod tests {
     fn sample() -> WorkflowSummary {
         let mut t = FlowTally::default();
         for i in 0..100u64 {
-            // Dispatch waited in every other flow: 10 ms, 12 ms, …
-            t.record(&complete(1 + i % 4, if i % 2 == 0 { 10 + i / 5 } else { 0 }));
+            // Dispatch waited in every other flow: 10 ms, 12 ms, …; one in ten answered privately.
+            let (latency, wait) = (1 + i % 4, if i % 2 == 0 { 10 + i / 5 } else { 0 });
+            t.record(&if i % 10 == 3 { complete_privately(latency, wait) } else { complete(latency, wait) });
             t.completed_in((i / 50) as usize);
         }
         t.record(&failed_at(Step::SubmitResult, "NOT_FOUND", 12));
         t.record(&failed_at(Step::Submit, "UNAVAILABLE", 0));
+        t.record(&failed_at(Step::Rate, "UNAUTHENTICATED", 0));
         let mut s = WorkflowSummary {
             label: Some("suite-50".into()),
             mode: "open".into(),
             rate: Some(50.0),
             concurrency: 32,
             connections: 4,
-            endpoints: ["http://h:1".into(), "http://h:1".into(), "http://h:1".into()],
+            endpoints: vec!["http://h:1".into(); 4],
             agency: "SO-XD-86".into(),
             duration_secs: 2.0,
             server_cpu: Some(FlowCpu::of("pid 42".into(), ms(1_500), 100)),
@@ -597,32 +646,50 @@ mod tests {
             ])),
             ..WorkflowSummary::default()
         };
-        s.figures(&t, 2);
+        s.figures(&t, 2, &Step::ALL);
         s
     }
 
     #[test]
     fn summary_figures_come_from_the_tally() {
         let s = sample();
-        assert_eq!((s.started, s.completed, s.failed), (102, 100, 2));
+        assert_eq!((s.started, s.completed, s.failed), (103, 100, 3));
         assert_eq!(s.throughput, 50.0);
         assert_eq!(s.per_second, Some(PerSecond { min: 50, median: 50, max: 50 }));
         let names: Vec<&str> = s.steps.iter().map(|s| s.step.as_str()).collect();
-        assert_eq!(names, ["SubmitReport", "AcceptReport", "Dispatch", "SubmitResult", "ApproveResult"]);
-        assert_eq!(s.steps[0].ok, 101);
-        assert_eq!(s.steps[4].ok, 100);
+        assert_eq!(
+            names,
+            [
+                "SubmitReport",
+                "AcceptReport",
+                "Dispatch",
+                "SubmitResult",
+                "ApproveResult",
+                "PublishAnswer",
+                "AnswerPrivately",
+                "RateReport"
+            ]
+        );
+        let ok: Vec<u64> = s.steps.iter().map(|s| s.ok).collect();
+        // The flow that failed at RateReport got through the publication.
+        assert_eq!(ok, [102, 102, 102, 101, 101, 91, 10, 100]);
         let p = s.steps[2].latency_ms.as_ref().unwrap();
         assert!((p.max - 4.0).abs() < 0.01 && (p.p50 - 2.0).abs() < 0.01, "{p:?}");
         let dispatch = &s.propagation[0];
         assert_eq!(
             (dispatch.step.as_str(), dispatch.flows, dispatch.waited, dispatch.retries),
-            ("Dispatch", 101, 50, 150)
+            ("Dispatch", 102, 50, 150)
         );
         assert_eq!(dispatch.wait_ms.as_ref().unwrap().p50, 0.0);
         let waited = dispatch.waited_ms.as_ref().unwrap();
         assert!((waited.p50 - 19.0).abs() < 0.1 && (waited.max - 29.0).abs() < 0.1, "{waited:?}");
         assert_eq!((s.propagation[1].step.as_str(), s.propagation[1].retries), ("SubmitResult", 12));
+        let waits: Vec<(&str, u64, u64)> =
+            s.propagation[2..].iter().map(|p| (p.step.as_str(), p.flows, p.waited)).collect();
+        // The flow that failed at RateReport went through PublishAnswer at once.
+        assert_eq!(waits, [("PublishAnswer", 91, 90), ("AnswerPrivately", 10, 10)]);
         assert_eq!(s.errors["SubmitResult"]["NOT_FOUND"], 1);
+        assert_eq!(s.errors["RateReport"]["UNAUTHENTICATED"], 1);
         assert_eq!(s.server_cpu.as_ref().unwrap().ms_per_flow, Some(15.0));
         assert_eq!(FlowCpu::of("x".into(), ms(10), 0).ms_per_flow, None);
     }
@@ -632,18 +699,25 @@ mod tests {
         let text = sample().text();
         for expected in [
             "[suite-50] workflow · open loop at 50 flows/s · 32 flows in flight · 4 connections per endpoint · 2.0 s measured",
-            "services    intake, routing, processing at http://h:1 · dispatched to SO-XD-86",
-            "flows       started 102   completed 100   failed 2   missed 0",
-            // Flow order: SubmitReport before SubmitResult.
-            "errors      SubmitReport UNAVAILABLE 1, SubmitResult NOT_FOUND 1",
+            "services    intake, routing, processing, publication at http://h:1 · dispatched to SO-XD-86",
+            "flows       started 103   completed 100   failed 3   missed 0",
+            // Flow order: SubmitReport before SubmitResult before RateReport.
+            "errors      SubmitReport UNAVAILABLE 1, SubmitResult NOT_FOUND 1, RateReport UNAUTHENTICATED 1",
             "throughput  50.0 completed flows/s (per second: min 50, median 50, max 50)",
             "  end to end  p50 ",
             "(from the due time)",
             "  flow time   p50 ",
-            "  SubmitReport  p50 ",
-            "  ApproveResult p50 2.00 ms  p95 4.00 ms  p99 4.00 ms  p99.9 4.00 ms  max 4.00 ms  (100 ok)",
-            "  wait Dispatch      p50 0.00 ms  p99 29.0 ms over all; p50 19.0 ms  p99 29.0 ms over the 50 of 101 flows that waited (49.5 %), 150 retries",
-            "  wait SubmitResult  p50 0.00 ms  p99 0.00 ms over all; — over the 0 of 100 flows that waited (0.0 %), 12 retries",
+            "  SubmitReport    p50 ",
+            "  ApproveResult   p50 2.00 ms  p95 4.00 ms  p99 4.00 ms  p99.9 4.00 ms  max 4.00 ms  (101 ok)",
+            "  PublishAnswer   p50 ",
+            "(91 ok)",
+            "  AnswerPrivately p50 ",
+            "(10 ok)",
+            "  RateReport      p50 ",
+            "  wait Dispatch        p50 0.00 ms  p99 29.0 ms over all; p50 19.0 ms  p99 29.0 ms over the 50 of 102 flows that waited (49.0 %), 150 retries",
+            "  wait SubmitResult    p50 0.00 ms  p99 0.00 ms over all; — over the 0 of 101 flows that waited (0.0 %), 12 retries",
+            "  wait PublishAnswer   p50 1.00 ms  p99 1.00 ms over all; p50 1.00 ms  p99 1.00 ms over the 90 of 91 flows that waited (98.9 %), 90 retries",
+            "  wait AnswerPrivately p50 1.00 ms  p99 1.00 ms over all; p50 1.00 ms  p99 1.00 ms over the 10 of 10 flows that waited (100.0 %), 10 retries",
             "server CPU  1.50 s, 15.0 ms per completed flow  (pid 42)",
             "outbox lag  intake 0.99 12.0 ms · routing 0.5 1.00 ms  0.99 30.0 ms  (server metric)",
         ] {
@@ -660,11 +734,44 @@ mod tests {
     #[test]
     fn separate_endpoints_are_named_each() {
         let mut s = sample();
-        s.endpoints = ["http://a:1".into(), "http://b:2".into(), "http://c:3".into()];
+        s.endpoints = vec!["http://a:1".into(), "http://b:2".into(), "http://c:3".into(), "http://d:4".into()];
         s.rate = None;
         let text = s.text();
-        assert!(text.contains("intake http://a:1, routing http://b:2, processing http://c:3"), "{text}");
+        assert!(
+            text.contains("intake http://a:1, routing http://b:2, processing http://c:3, publication http://d:4"),
+            "{text}"
+        );
         assert!(text.contains("closed loop, as fast as possible"), "{text}");
         assert!(text.contains("(from the start)") && !text.contains("flow time"), "{text}");
+        // A run that ends at the approval names the three services it used.
+        s.endpoints.truncate(3);
+        s.endpoints[2] = "http://a:1".into();
+        s.endpoints[1] = "http://a:1".into();
+        assert!(s.text().contains("intake, routing, processing at http://a:1 ·"), "{}", s.text());
+    }
+
+    #[test]
+    fn a_run_to_the_approval_lists_its_five_steps() {
+        let mut t = FlowTally::default();
+        let mut flow = complete(2, 0);
+        flow.done.truncate(5);
+        t.record(&flow);
+        let mut s = WorkflowSummary { duration_secs: 1.0, ..WorkflowSummary::default() };
+        s.figures(&t, 1, Step::TO_APPROVAL);
+        let names: Vec<&str> = s.steps.iter().map(|s| s.step.as_str()).collect();
+        assert_eq!(names, ["SubmitReport", "AcceptReport", "Dispatch", "SubmitResult", "ApproveResult"]);
+        let waits: Vec<&str> = s.propagation.iter().map(|p| p.step.as_str()).collect();
+        assert_eq!(waits, ["Dispatch", "SubmitResult"]);
+        assert!(!s.text().contains("PublishAnswer"), "{}", s.text());
+    }
+
+    #[test]
+    fn summaries_of_earlier_runs_still_read() {
+        // Written before publication: three endpoints, five steps.
+        let json = r#"{"target":"workflow","mode":"open","rate":50.0,"endpoints":["http://h:1","http://h:1","http://h:1"],
+            "steps":[{"step":"SubmitReport","ok":3,"latency_ms":null}],"propagation":[]}"#;
+        let s: WorkflowSummary = serde_json::from_str(json).unwrap();
+        assert_eq!(s.endpoints.len(), 3);
+        assert!(s.text().contains("intake, routing, processing at http://h:1"), "{}", s.text());
     }
 }

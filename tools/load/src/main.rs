@@ -1,8 +1,8 @@
 //! paht-load: submits reports to the intake service at fixed rates (open loop, latency from
 //! each request's due time) or as fast as possible (closed loop), and measures the database
 //! alone at the same concurrency (`paht-load baseline`); `paht-load workflow` drives whole
-//! flows across intake, routing and processing; `paht-load table` lays runs side by side. See
-//! docs/benchmarks.md and scripts/load.
+//! flows across intake, routing, processing and publication; `paht-load table` lays runs side
+//! by side. See docs/benchmarks.md and scripts/load.
 
 mod args;
 mod baseline;

@@ -1,9 +1,11 @@
-//! When a workflow step retries. Routing and processing learn of another service's step from
-//! its events (docs/contract: replicas fed by the bus), so right after AcceptReport routing may
-//! not know the report yet (NOT_FOUND) or still see it RECEIVED (FAILED_PRECONDITION), and the
-//! same for processing right after Dispatch. Those two codes are retried with a doubling
-//! back-off until the step goes through or the patience runs out; every other code fails the
-//! flow at once.
+//! When a workflow step retries. Routing, processing and publication learn of another service's
+//! step from its events (docs/contract: replicas fed by the bus), so right after AcceptReport
+//! routing may not know the report yet (NOT_FOUND) or still see it RECEIVED
+//! (FAILED_PRECONDITION), the same for processing right after Dispatch, and for publication
+//! until routing's `report.resolved` has reached it after ApproveResult. Those two codes are
+//! retried with a doubling back-off until the step goes through or the patience runs out; every
+//! other code fails the flow at once, and so does a refusal with error details (the flow driver
+//! checks those: the personal-data guard's findings, which no event will change).
 
 use std::time::Duration;
 

@@ -138,16 +138,19 @@ fn per_flow(c: &Option<FlowCpu>) -> String {
     c.as_ref().and_then(|c| c.ms_per_flow).map_or_else(|| "—".to_owned(), |m| format!("{m:.2}"))
 }
 
-/// The workflow table, one row per run, ordered by label then rate (`max` last).
+/// The workflow table, one row per run, ordered by label then rate (`max` last); a run whose
+/// flows ended at the approval shows dashes for the publication's steps.
 pub fn render_workflows(summaries: &[WorkflowSummary]) -> String {
     let mut runs: Vec<&WorkflowSummary> = summaries.iter().collect();
     runs.sort_by(|a, b| a.label.cmp(&b.label).then(rate_key(a.rate).total_cmp(&rate_key(b.rate))));
     let mut out = String::from(
         "| mode | rate (flows/s) | in flight | completed flows/s (slowest second) | failed | end to end p50 / p99 ms \
-         | SubmitReport p50 / p99 ms | AcceptReport | Dispatch | SubmitResult | ApproveResult \
-         | Dispatch wait p50 / p99 ms (flows waiting) | SubmitResult wait p50 / p99 ms (flows waiting) | retries \
+         | SubmitReport p50 / p99 ms | AcceptReport | Dispatch | SubmitResult | ApproveResult | PublishAnswer \
+         | AnswerPrivately | RateReport | Dispatch wait p50 / p99 ms (flows waiting) \
+         | SubmitResult wait p50 / p99 ms (flows waiting) | PublishAnswer wait p50 / p99 ms (flows waiting) \
+         | AnswerPrivately wait p50 / p99 ms (flows waiting) | retries (each waiting step) \
          | server CPU ms/flow | DB+broker+cache CPU ms/flow | load CPU ms/flow | outbox lag p99 ms |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for run in runs {
         let step = |name: &str| p50_p99(run.steps.iter().find(|s| s.step == name).and_then(|s| s.latency_ms.as_ref()));
@@ -185,7 +188,8 @@ pub fn render_workflows(summaries: &[WorkflowSummary]) -> String {
             .unwrap_or_else(|| "—".to_owned());
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {:.1}{slowest} | {failed} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {lag} |",
+            "| {} | {} | {} | {:.1}{slowest} | {failed} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} \
+             | {} | {} | {} | {} | {lag} |",
             run.label.as_deref().unwrap_or(""),
             run.rate.map_or_else(|| "max".to_owned(), |r| r.to_string()),
             run.concurrency,
@@ -196,8 +200,13 @@ pub fn render_workflows(summaries: &[WorkflowSummary]) -> String {
             step("Dispatch"),
             step("SubmitResult"),
             step("ApproveResult"),
+            step("PublishAnswer"),
+            step("AnswerPrivately"),
+            step("RateReport"),
             wait("Dispatch"),
             wait("SubmitResult"),
+            wait("PublishAnswer"),
+            wait("AnswerPrivately"),
             retries.join(" + "),
             per_flow(&run.server_cpu),
             per_flow(&run.services_cpu),
@@ -277,10 +286,19 @@ mod tests {
             completed: 3000,
             per_second: Some(PerSecond { min: 97, median: 100, max: 103 }),
             end_to_end_ms: p(45.0, 120.0),
-            steps: ["SubmitReport", "AcceptReport", "Dispatch", "SubmitResult", "ApproveResult"]
-                .iter()
-                .map(|s| StepLatency { step: (*s).into(), ok: 3000, latency_ms: p(3.0, 9.5) })
-                .collect(),
+            steps: [
+                "SubmitReport",
+                "AcceptReport",
+                "Dispatch",
+                "SubmitResult",
+                "ApproveResult",
+                "PublishAnswer",
+                "AnswerPrivately",
+                "RateReport",
+            ]
+            .iter()
+            .map(|s| StepLatency { step: (*s).into(), ok: 3000, latency_ms: p(3.0, 9.5) })
+            .collect(),
             propagation: vec![
                 Propagation {
                     step: "Dispatch".into(),
@@ -297,6 +315,22 @@ mod tests {
                     retries: 0,
                     wait_ms: None,
                     waited_ms: None,
+                },
+                Propagation {
+                    step: "PublishAnswer".into(),
+                    flows: 2700,
+                    waited: 2700,
+                    retries: 5400,
+                    wait_ms: p(12.0, 40.0),
+                    waited_ms: p(12.0, 40.0),
+                },
+                Propagation {
+                    step: "AnswerPrivately".into(),
+                    flows: 300,
+                    waited: 150,
+                    retries: 300,
+                    wait_ms: p(1.0, 20.0),
+                    waited_ms: p(10.0, 20.0),
                 },
             ],
             server_cpu: Some(FlowCpu { processes: "pid 1".into(), seconds: 9.0, ms_per_flow: Some(3.0) }),
@@ -317,17 +351,29 @@ mod tests {
         max.errors = BTreeMap::from([("Dispatch".to_owned(), BTreeMap::from([("NOT_FOUND".to_owned(), 2)]))]);
         let mut slow = workflow("suite", Some(200.0), 180.0);
         slow.missed = 20;
-        let table = render_workflows(&[max, workflow("embedded", Some(50.0), 50.0), slow]);
+        // A run written before publication, or ended at the approval: five steps, two waits.
+        let mut to_approval = workflow("approval", Some(50.0), 50.0);
+        to_approval.steps.truncate(5);
+        to_approval.propagation.truncate(2);
+        let table = render_workflows(&[max, workflow("embedded", Some(50.0), 50.0), slow, to_approval]);
         let lines: Vec<&str> = table.lines().collect();
-        assert_eq!(lines.len(), 5, "{table}");
-        assert_eq!(lines[0].matches('|').count(), lines[1].matches('|').count(), "{table}");
+        assert_eq!(lines.len(), 6, "{table}");
+        assert_eq!(lines[0].matches('|').count(), 24, "{table}");
+        assert!(lines.iter().all(|l| l.matches('|').count() == 24), "{table}");
         assert_eq!(
             lines[2],
-            "| embedded | 50 | 64 | 50.0 (97) | 0 | 45.0 / 120 | 3.00 / 9.50 | 3.00 / 9.50 | 3.00 / 9.50 \
-             | 3.00 / 9.50 | 3.00 / 9.50 | 0.50 / 30.0 (50 %) | — | 4,321 + 0 | 3.00 | — | — \
+            "| approval | 50 | 64 | 50.0 (97) | 0 | 45.0 / 120 | 3.00 / 9.50 | 3.00 / 9.50 | 3.00 / 9.50 \
+             | 3.00 / 9.50 | 3.00 / 9.50 | — | — | — | 0.50 / 30.0 (50 %) | — | — | — | 4,321 + 0 | 3.00 | — | — \
              | intake 12.0 · routing 45.0 |"
         );
-        assert!(lines[3].starts_with("| suite | 200 | 64 | 180.0 (97) | 20 (not started 20) |"), "{table}");
-        assert!(lines[4].starts_with("| suite | max | 64 | 123.4 (97) | 2 (Dispatch NOT_FOUND 2) |"), "{table}");
+        assert_eq!(
+            lines[3],
+            "| embedded | 50 | 64 | 50.0 (97) | 0 | 45.0 / 120 | 3.00 / 9.50 | 3.00 / 9.50 | 3.00 / 9.50 \
+             | 3.00 / 9.50 | 3.00 / 9.50 | 3.00 / 9.50 | 3.00 / 9.50 | 3.00 / 9.50 | 0.50 / 30.0 (50 %) | — \
+             | 12.0 / 40.0 (100 %) | 1.00 / 20.0 (50 %) | 4,321 + 0 + 5,400 + 300 | 3.00 | — | — \
+             | intake 12.0 · routing 45.0 |"
+        );
+        assert!(lines[4].starts_with("| suite | 200 | 64 | 180.0 (97) | 20 (not started 20) |"), "{table}");
+        assert!(lines[5].starts_with("| suite | max | 64 | 123.4 (97) | 2 (Dispatch NOT_FOUND 2) |"), "{table}");
     }
 }

@@ -1,12 +1,16 @@
-//! The workflow run: each flow takes one report from the channel to the agency leader's
-//! approval across three services — SubmitReport and AcceptReport on intake, Dispatch on
-//! routing, SubmitResult and ApproveResult on processing.
+//! The workflow run: each flow takes one report from the channel to the reporter's rating
+//! across four services — SubmitReport and AcceptReport on intake, Dispatch on routing,
+//! SubmitResult and ApproveResult on processing, PublishAnswer (AnswerPrivately when the
+//! reporter asked for confidentiality) and RateReport on publication. With `--through approve`
+//! it ends at the approval, for servers without publication.
 //!
-//! Routing and processing learn of the steps before theirs from events (their replicas), so
-//! Dispatch and SubmitResult may be refused until the event has arrived; those refusals are
-//! retried ([`RetryPolicy`]) and counted as propagation wait, apart from the RPC latencies.
-//! Fixed rates are an open loop (flow `i` is due at `i / rate`, end-to-end latency from the due
-//! time); `max` is a closed loop of `concurrency` flows.
+//! Routing, processing and publication learn of the steps before theirs from events (their
+//! replicas), so Dispatch, SubmitResult and the answer may be refused until the event has
+//! arrived (publication needs routing's `report.resolved`); those refusals are retried
+//! ([`RetryPolicy`]) and counted as propagation wait, apart from the RPC latencies. RateReport
+//! follows the answer on the same service and is not retried. Fixed rates are an open loop
+//! (flow `i` is due at `i / rate`, end-to-end latency from the due time); `max` is a closed loop
+//! of `concurrency` flows.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -15,16 +19,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
+use paht_domain::ids::ReportId;
 use paht_proto::v1;
 use paht_proto::v1::intake_service_client::IntakeServiceClient;
 use paht_proto::v1::processing_service_client::ProcessingServiceClient;
+use paht_proto::v1::publication_service_client::PublicationServiceClient;
 use paht_proto::v1::routing_service_client::RoutingServiceClient;
+use paht_publication::RatingKey;
 use tokio::time::{Instant, sleep_until};
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 
-use crate::args::{Rate, WorkflowArgs};
+use crate::args::{Rate, Through, WorkflowArgs};
 use crate::cpu::Snapshot;
 use crate::driver::{LATE_SEND_GRACE, Window, code_name, connect};
 use crate::flow_summary::{FlowCpu, FlowRecord, FlowTally, Step, StepDone, StepFailed, WorkflowSummary};
@@ -32,11 +39,32 @@ use crate::retry::RetryPolicy;
 use crate::schedule::Schedule;
 use crate::{metrics, workload};
 
-/// The result text the officer submits.
+/// The result text the officer submits. Publication drafts the answer from it, and its
+/// personal-data guard refuses an answer that names the reporter, their address, a phone
+/// number, an e-mail address or an identity number: keep it free of those.
 const RESULT_TEXT: &str = "Đã kiểm tra hiện trường và xử lý xong theo thẩm quyền; kết quả đã báo cáo lãnh đạo.";
 
 /// The operator's note to the agency.
 const DISPATCH_NOTE: &str = "Đề nghị kiểm tra, xử lý và báo cáo kết quả.";
+
+/// The operator's note on a private answer (the reporter asked for confidentiality).
+const PRIVATE_NOTE: &str = "Đã gọi điện thông báo kết quả xử lý cho người phản ánh theo yêu cầu giữ bí mật.";
+
+/// The reporters' feedback with their rating.
+const FEEDBACK_SATISFIED: &str = "Cảm ơn cơ quan chức năng đã xử lý nhanh chóng.";
+const FEEDBACK_NORMAL: &str = "Đã được xử lý nhưng còn chậm so với mong đợi.";
+const FEEDBACK_UNSATISFIED: &str = "Hiện trường vẫn chưa được khắc phục triệt để, đề nghị kiểm tra lại.";
+
+/// The reporter's rating of flow `n`, the same for the same flow number: 70 % satisfied (one in
+/// three of them with feedback), 20 % normal, 10 % unsatisfied (each opens a follow-up item for
+/// the IOC, R11.2), both with feedback.
+fn rating(n: u64) -> (v1::RatingValue, &'static str) {
+    match n % 10 {
+        0..=6 => (v1::RatingValue::Satisfied, if n.is_multiple_of(3) { FEEDBACK_SATISFIED } else { "" }),
+        7 | 8 => (v1::RatingValue::Normal, FEEDBACK_NORMAL),
+        _ => (v1::RatingValue::Unsatisfied, FEEDBACK_UNSATISFIED),
+    }
+}
 
 /// The bearer header of each role a flow acts in.
 struct Tokens {
@@ -82,6 +110,19 @@ impl Tokens {
     }
 }
 
+/// The instance's rating key, needed when the flows go on to the rating.
+fn rating_key(args: &WorkflowArgs) -> anyhow::Result<Option<RatingKey>> {
+    if args.through == Through::Approve {
+        return Ok(None);
+    }
+    let key = args.rating_key.as_deref().context(
+        "no --rating-key (PAHT_LOAD_RATING_KEY): pass the instance's rating key — the file `rating-key` in \
+         the data directory of `paht up`, or `[publication] rating_key` of the configuration — or end the \
+         flows at the approval with `--through approve`",
+    )?;
+    Ok(Some(RatingKey::new(key).context("the --rating-key (PAHT_LOAD_RATING_KEY) cannot be used")?))
+}
+
 /// What every flow shares.
 struct Setup {
     tokens: Tokens,
@@ -89,23 +130,35 @@ struct Setup {
     category: String,
     timeout: Duration,
     policy: RetryPolicy,
+    /// Where the flows end.
+    through: Through,
+    /// Derives the reporter's rating secret (`--through rate`).
+    rating_key: Option<RatingKey>,
 }
 
 impl Setup {
     fn request<T>(&self, message: T, token: &MetadataValue<Ascii>) -> tonic::Request<T> {
-        let mut request = tonic::Request::new(message);
+        let mut request = self.anonymous(message);
         request.metadata_mut().insert("authorization", token.clone());
+        request
+    }
+
+    /// A call without a token: the reporter's, proved by the rating secret.
+    fn anonymous<T>(&self, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
         request.set_timeout(self.timeout);
         request
     }
 }
 
-/// One worker's clients of the three services.
+/// One worker's clients of the services.
 #[derive(Clone)]
 struct Clients {
     intake: IntakeServiceClient<Channel>,
     routing: RoutingServiceClient<Channel>,
     processing: ProcessingServiceClient<Channel>,
+    /// Publication's, when the flows go through it.
+    publication: Option<PublicationServiceClient<Channel>>,
 }
 
 /// A step that did not go through: what the flow records, and the server's message.
@@ -114,19 +167,38 @@ struct StepError {
     message: String,
 }
 
+/// An attempt the server refused.
+struct Refusal {
+    code: Code,
+    message: String,
+    /// Whether the status carries error details: the server's own description of what to
+    /// change in the request (e.g. the personal-data guard's findings on PublishAnswer).
+    detailed: bool,
+}
+
 /// One attempt, bounded by the client timeout.
 async fn attempt<T>(
     timeout: Duration,
     call: impl Future<Output = Result<tonic::Response<T>, Status>>,
-) -> Result<T, (Code, String)> {
+) -> Result<T, Refusal> {
     match tokio::time::timeout(timeout, call).await {
         Ok(Ok(response)) => Ok(response.into_inner()),
-        Ok(Err(status)) => Err((status.code(), status.message().to_owned())),
-        Err(_) => Err((Code::DeadlineExceeded, "no answer within the client timeout".to_owned())),
+        Ok(Err(status)) => Err(Refusal {
+            code: status.code(),
+            message: status.message().to_owned(),
+            detailed: !status.details().is_empty(),
+        }),
+        Err(_) => Err(Refusal {
+            code: Code::DeadlineExceeded,
+            message: "no answer within the client timeout".to_owned(),
+            detailed: false,
+        }),
     }
 }
 
-/// Makes one step, retrying as `policy` says; `send` builds and sends a fresh attempt.
+/// Makes one step, retrying as `policy` says; `send` builds and sends a fresh attempt. A
+/// refusal with error details is never retried: it says what is wrong with the request (the
+/// guard's FAILED_PRECONDITION on an answer with personal data), and no event will change that.
 async fn step<T, F, Fut>(
     step: Step,
     policy: &RetryPolicy,
@@ -147,13 +219,17 @@ where
             Ok(answer) => {
                 return Ok((answer, StepDone { step, latency: answered - sent, retries, wait: sent - first }));
             }
-            Err((code, message)) => match policy.next(code, retries, answered - first) {
-                Some(delay) => {
-                    retries += 1;
-                    tokio::time::sleep(delay).await;
+            Err(Refusal { code, message, detailed }) => {
+                match if detailed { None } else { policy.next(code, retries, answered - first) } {
+                    Some(delay) => {
+                        retries += 1;
+                        tokio::time::sleep(delay).await;
+                    }
+                    None => {
+                        return Err(StepError { failed: StepFailed { step, code: code_name(code), retries }, message });
+                    }
                 }
-                None => return Err(StepError { failed: StepFailed { step, code: code_name(code), retries }, message }),
-            },
+            }
         }
     }
 }
@@ -169,6 +245,7 @@ async fn steps(clients: &Clients, setup: &Setup, n: u64, done: &mut Vec<StepDone
     .await?;
     done.push(d);
     let report_id = submitted.report_id;
+    let tracking_code = submitted.tracking_code;
 
     let accept = v1::AcceptReportRequest { report_id: report_id.clone(), category_id: setup.category.clone() };
     let (_, d) = step(Step::Accept, &never, setup.timeout, || {
@@ -179,7 +256,7 @@ async fn steps(clients: &Clients, setup: &Setup, n: u64, done: &mut Vec<StepDone
     done.push(d);
 
     let dispatch = v1::DispatchRequest {
-        report_id,
+        report_id: report_id.clone(),
         targets: vec![v1::DispatchTarget { agency_unit_id: setup.agency.clone(), lead: true }],
         note: DISPATCH_NOTE.to_owned(),
     };
@@ -212,6 +289,58 @@ async fn steps(clients: &Clients, setup: &Setup, n: u64, done: &mut Vec<StepDone
     let (_, d) = step(Step::Approve, &never, setup.timeout, || {
         let (mut c, r) = (clients.processing.clone(), setup.request(approve.clone(), &setup.tokens.leader));
         async move { c.approve_result(r).await }
+    })
+    .await?;
+    done.push(d);
+    if setup.through == Through::Approve {
+        return Ok(());
+    }
+
+    // The answer, drafted by publication from the approved result, once routing's resolution
+    // has reached it: published, or sent privately to a reporter who asked for confidentiality
+    // (R10.3b; publication refuses to publish theirs).
+    let publication = clients.publication.as_ref().expect("publication is connected when the flows go through it");
+    let confidential = report.reporter.as_ref().is_some_and(|r| r.confidential);
+    let d = if confidential {
+        let private = v1::AnswerPrivatelyRequest {
+            report_id: report_id.clone(),
+            delivery: v1::PrivateDelivery::Phone as i32,
+            note: PRIVATE_NOTE.to_owned(),
+        };
+        step(Step::AnswerPrivately, &setup.policy, setup.timeout, || {
+            let (mut c, r) = (publication.clone(), setup.request(private.clone(), &setup.tokens.operator));
+            async move { c.answer_privately(r).await }
+        })
+        .await?
+        .1
+    } else {
+        let publish = v1::PublishAnswerRequest { report_id: report_id.clone() };
+        step(Step::Publish, &setup.policy, setup.timeout, || {
+            let (mut c, r) = (publication.clone(), setup.request(publish.clone(), &setup.tokens.operator));
+            async move { c.publish_answer(r).await }
+        })
+        .await?
+        .1
+    };
+    done.push(d);
+
+    // The reporter's rating, anonymous, with the secret the answer brought them: derived from
+    // the instance's key for the first answer (round 0) as publication derives it.
+    let id: ReportId = report_id.parse().map_err(|e| StepError {
+        failed: StepFailed { step: Step::Rate, code: "BAD_REPORT_ID", retries: 0 },
+        message: format!("the receipt's report_id {report_id:?} is not a report id: {e}"),
+    })?;
+    let key = setup.rating_key.as_ref().expect("the rating key is read when the flows go through the rating");
+    let (value, feedback) = rating(n);
+    let rate = v1::RateReportRequest {
+        tracking_code,
+        value: value as i32,
+        feedback: feedback.to_owned(),
+        rating_secret: key.secret(id, 0),
+    };
+    let (_, d) = step(Step::Rate, &never, setup.timeout, || {
+        let (mut c, r) = (publication.clone(), setup.anonymous(rate.clone()));
+        async move { c.rate_report(r).await }
     })
     .await?;
     done.push(d);
@@ -297,7 +426,7 @@ async fn closed_loop(clients: Clients, setup: &Setup, window: &Window, next: &At
 async fn clients(args: &WorkflowArgs) -> anyhow::Result<Vec<Clients>> {
     let endpoints = args.endpoints();
     let mut channels: HashMap<&str, Vec<Channel>> = HashMap::new();
-    for url in endpoints {
+    for &url in &endpoints {
         if !channels.contains_key(url) {
             channels.insert(url, connect(url, args.connections).await?);
         }
@@ -311,6 +440,7 @@ async fn clients(args: &WorkflowArgs) -> anyhow::Result<Vec<Clients>> {
             intake: IntakeServiceClient::new(pick(endpoints[0], i)),
             routing: RoutingServiceClient::new(pick(endpoints[1], i)),
             processing: ProcessingServiceClient::new(pick(endpoints[2], i)),
+            publication: endpoints.get(3).map(|url| PublicationServiceClient::new(pick(url, i))),
         })
         .collect())
 }
@@ -327,6 +457,8 @@ pub async fn run(args: &WorkflowArgs) -> anyhow::Result<WorkflowSummary> {
             max_delay: args.retry_max_delay,
             patience: args.retry_patience,
         },
+        through: args.through,
+        rating_key: rating_key(args)?,
     });
     if let Some(pid) = args.server_pid {
         crate::cpu::cpu_time(pid)?;
@@ -406,7 +538,6 @@ pub async fn run(args: &WorkflowArgs) -> anyhow::Result<WorkflowSummary> {
         None => None,
     };
 
-    let [intake, routing, processing] = args.endpoints().map(str::to_owned);
     let mut summary = WorkflowSummary {
         label: args.label.clone(),
         mode: if schedule.is_some() { "open" } else { "closed" }.into(),
@@ -416,7 +547,7 @@ pub async fn run(args: &WorkflowArgs) -> anyhow::Result<WorkflowSummary> {
         },
         concurrency: args.concurrency,
         connections: args.connections,
-        endpoints: [intake, routing, processing],
+        endpoints: args.endpoints().into_iter().map(str::to_owned).collect(),
         agency: args.agency.clone(),
         duration_secs: args.duration.as_secs_f64(),
         missed,
@@ -427,7 +558,11 @@ pub async fn run(args: &WorkflowArgs) -> anyhow::Result<WorkflowSummary> {
         notes,
         ..WorkflowSummary::default()
     };
-    summary.figures(&tally, args.duration.as_secs() as usize);
+    let steps = match args.through {
+        Through::Approve => Step::TO_APPROVAL,
+        Through::Rate => &Step::ALL,
+    };
+    summary.figures(&tally, args.duration.as_secs() as usize, steps);
     Ok(summary)
 }
 
