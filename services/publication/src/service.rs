@@ -84,7 +84,13 @@ pub struct PublicationService {
     parts: PublicationParts,
     clock: Clock,
     index: PublicationIndex,
+    /// The agencies' names, read from routing at most once per [`NAMES_TTL`].
+    names: tokio::sync::Mutex<Option<(std::time::Instant, Arc<HashMap<String, String>>)>>,
 }
+
+/// How long the draft's agency names are kept: a renamed unit shows in drafts within a minute
+/// (the operator reads and edits every draft before it is given).
+const NAMES_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl std::fmt::Debug for PublicationService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -197,7 +203,12 @@ fn closed_by_actor(stored: &str) -> v1::Actor {
 impl PublicationService {
     /// A service over ready parts (the database already migrated), on the business clock.
     pub fn new(parts: PublicationParts) -> Self {
-        PublicationService { parts, clock: Arc::new(paht_platform::clock::now), index: PublicationIndex }
+        PublicationService {
+            parts,
+            clock: Arc::new(paht_platform::clock::now),
+            index: PublicationIndex,
+            names: tokio::sync::Mutex::new(None),
+        }
     }
 
     /// The same service stamping its decisions with `clock` (tests, replays of a past day).
@@ -257,8 +268,20 @@ impl PublicationService {
         Ok(())
     }
 
-    /// The agencies' names from routing's directory, for the draft.
-    async fn unit_names(&self, caller: &Caller) -> Result<HashMap<String, String>, ApiError> {
+    /// The agencies' names from routing's directory, for the draft (kept for [`NAMES_TTL`]).
+    async fn unit_names(&self, caller: &Caller) -> Result<Arc<HashMap<String, String>>, ApiError> {
+        let mut cached = self.names.lock().await;
+        if let Some((at, names)) = cached.as_ref()
+            && at.elapsed() < NAMES_TTL
+        {
+            return Ok(names.clone());
+        }
+        let names = Arc::new(self.read_unit_names(caller).await?);
+        *cached = Some((std::time::Instant::now(), names.clone()));
+        Ok(names)
+    }
+
+    async fn read_unit_names(&self, caller: &Caller) -> Result<HashMap<String, String>, ApiError> {
         let routing = self.parts.routing.get()?;
         let mut names = HashMap::new();
         let mut token = String::new();
