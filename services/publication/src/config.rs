@@ -31,3 +31,27 @@ impl Default for PublicationConfig {
         PublicationConfig { rating_key: None, follow_up_working_days: 2 }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The documented sample must stay a valid `[publication]` section with the defaults, and
+    /// give no rating key (a secret comes from the environment).
+    #[test]
+    fn the_sample_section_parses() {
+        #[derive(Deserialize)]
+        struct File {
+            publication: PublicationConfig,
+        }
+        let text = include_str!("../../../deploy/config/publication.sample.toml");
+        let file: File = toml::from_str(text).unwrap();
+        assert_eq!(file.publication, PublicationConfig::default());
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let err = toml::from_str::<PublicationConfig>("follow_up_workdays = 3").unwrap_err();
+        assert!(err.to_string().contains("follow_up_workdays"), "{err}");
+    }
+}
