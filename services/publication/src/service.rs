@@ -85,8 +85,11 @@ pub struct PublicationService {
     clock: Clock,
     index: PublicationIndex,
     /// The agencies' names, read from routing at most once per [`NAMES_TTL`].
-    names: tokio::sync::Mutex<Option<(std::time::Instant, Arc<HashMap<String, String>>)>>,
+    names: tokio::sync::Mutex<Option<(std::time::Instant, UnitNames)>>,
 }
+
+/// Unit id → official name.
+type UnitNames = Arc<HashMap<String, String>>;
 
 /// How long the draft's agency names are kept: a renamed unit shows in drafts within a minute
 /// (the operator reads and edits every draft before it is given).
@@ -269,7 +272,7 @@ impl PublicationService {
     }
 
     /// The agencies' names from routing's directory, for the draft (kept for [`NAMES_TTL`]).
-    async fn unit_names(&self, caller: &Caller) -> Result<Arc<HashMap<String, String>>, ApiError> {
+    async fn unit_names(&self, caller: &Caller) -> Result<UnitNames, ApiError> {
         let mut cached = self.names.lock().await;
         if let Some((at, names)) = cached.as_ref()
             && at.elapsed() < NAMES_TTL
