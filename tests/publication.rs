@@ -127,6 +127,9 @@ fn rate(code: &str, value: v1::RatingValue, feedback: &str, secret: &str) -> v1:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_answer_is_published_rated_reopened_handled_again_and_rated_again() {
     let suite = Suite::new().await;
+    let bus = suite.bus().await;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let observer = observe_all(&bus, "e2e-publication-observer", &stop).await;
     let env = [("PAHT_CLOCK_START", START)];
     let routing = suite.serve_services("routing", "routing", &env);
     let intake = suite.serve_services(
@@ -267,6 +270,16 @@ async fn an_answer_is_published_rated_reopened_handled_again_and_rated_again() {
     assert!(closed.closed_at.is_some());
     assert_eq!(publ.close_follow_up(authed(&p.operator, close)).await.unwrap_err().code(), Code::FailedPrecondition);
     assert!(publ.list_follow_ups(authed(&p.operator, list)).await.unwrap().into_inner().follow_ups.is_empty());
+    // Both are facts for reporting and the agencies (R11.2), published once each.
+    let seen = observer
+        .wait_for(std::time::Duration::from_secs(20), |seen| {
+            seen.iter().any(|s| s.routing_key == "follow_up.closed" && s.report_id == report_id)
+        })
+        .await;
+    for key in ["follow_up.opened", "follow_up.closed"] {
+        let n = seen.iter().filter(|s| s.routing_key == key && s.report_id == report_id).count();
+        assert_eq!(n, 1, "{key}: {seen:?}");
+    }
 
     // R11.3: only the reporter reopens — not with another secret, not without a reason.
     let reopen = |secret: &str, reason: &str| v1::ReopenReportRequest {
@@ -337,6 +350,7 @@ async fn an_answer_is_published_rated_reopened_handled_again_and_rated_again() {
     .await;
     assert!(view.published_answer.contains("đầu hẻm"), "{view:?}");
 
+    stop.cancel();
     let logs = publication.stop();
     assert_no_personal_data("publication's log", &logs);
     for server in [processing, intake, routing] {

@@ -303,7 +303,11 @@ pub fn fact(envelope: &v1::EventEnvelope) -> Result<Option<Event>, FactError> {
             feedback: r.reason.clone(),
             assignments: r.assignments.iter().map(dispatched).collect::<Result<_, _>>()?,
         },
-        Payload::ReportLinkedAsDuplicate(_) | Payload::DeadlineDueSoon(_) | Payload::DeadlineMissed(_) => {
+        Payload::ReportLinkedAsDuplicate(_)
+        | Payload::DeadlineDueSoon(_)
+        | Payload::DeadlineMissed(_)
+        | Payload::FollowUpOpened(_)
+        | Payload::FollowUpClosed(_) => {
             return Ok(None);
         }
     };

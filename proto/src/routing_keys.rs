@@ -29,6 +29,8 @@ pub const ROUTING_KEYS: &[&str] = &[
     "deadline.missed",
     "report.linked_as_duplicate",
     "report.answer_edited",
+    "follow_up.opened",
+    "follow_up.closed",
 ];
 
 /// The AMQP routing key an event is published with, e.g. `report.received`.
@@ -59,6 +61,8 @@ pub fn routing_key(payload: &Payload) -> &'static str {
         Payload::DeadlineMissed(_) => "deadline.missed",
         Payload::ReportLinkedAsDuplicate(_) => "report.linked_as_duplicate",
         Payload::AnswerEdited(_) => "report.answer_edited",
+        Payload::FollowUpOpened(_) => "follow_up.opened",
+        Payload::FollowUpClosed(_) => "follow_up.closed",
     }
 }
 
@@ -100,6 +104,8 @@ mod tests {
             Payload::DeadlineMissed(Default::default()),
             Payload::ReportLinkedAsDuplicate(Default::default()),
             Payload::AnswerEdited(Default::default()),
+            Payload::FollowUpOpened(Default::default()),
+            Payload::FollowUpClosed(Default::default()),
         ]
     }
 

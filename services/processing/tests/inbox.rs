@@ -220,7 +220,13 @@ async fn reopened_report_returns_to_the_inbox_r11_3(h: Harness) {
     let ioc = common::ioc();
     facts.extend(story.step(&ioc, Command::EditAnswer { text: "Đã thu gom".into() }, "2027-03-09T10:00:00+07:00"));
     facts.extend(story.step(&ioc, Command::Publish, "2027-03-09T10:30:00+07:00"));
-    facts.extend(story.step(&ioc, Command::Reopen { feedback: "Vẫn còn rác".into() }, "2027-03-10T09:00:00+07:00"));
+    let reporter =
+        paht_domain::actor::Actor::new("reporter", paht_domain::actor::Role::Reporter, story.report.instance.clone());
+    facts.extend(story.step(
+        &reporter,
+        Command::Reopen { feedback: "Vẫn còn rác".into() },
+        "2027-03-10T09:00:00+07:00",
+    ));
     h.deliver_all(&facts).await;
 
     let page = h.svc.list_inbox(h.officer(AG1, list("", &[], 0, ""))).await.unwrap().into_inner();

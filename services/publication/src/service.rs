@@ -16,12 +16,13 @@ use paht_domain::privacy;
 use paht_domain::tracking::TrackingCode;
 use paht_intake::IntakeClient;
 use paht_platform::auth::Caller;
-use paht_platform::db::{Db, RelayNotifier};
+use paht_platform::db::{Db, RelayNotifier, outbox};
 use paht_platform::error::{ApiError, Condition};
 use paht_platform::peers::Peer;
 use paht_platform::replica::{self, Replica};
 use paht_proto::convert;
 use paht_proto::v1;
+use paht_proto::v1::event_envelope::Payload;
 use paht_routing::RoutingClient;
 use uuid::Uuid;
 
@@ -133,6 +134,22 @@ fn unpublishable(findings: &[privacy::Finding]) -> ApiError {
                 description: format!("{} / {}", f.kind.reason_vi(), f.kind.reason_en()),
             })
             .collect(),
+    }
+}
+
+/// An event outside the lifecycle (a follow-up opened or closed): no view folds it, so it has
+/// no place in a producer's sequence.
+fn outside_lifecycle(state: &lc::Report, actor: &Actor, at: DateTime<Utc>, payload: Payload) -> v1::EventEnvelope {
+    v1::EventEnvelope {
+        event_id: Uuid::now_v7().to_string(),
+        report_id: state.id.to_string(),
+        instance_id: state.instance.to_string(),
+        occurred_at: Some(convert::timestamp(at)),
+        actor: Some(convert::actor(actor)),
+        producer: String::new(),
+        sequence: 0,
+        after: Vec::new(),
+        payload: Some(payload),
     }
 }
 
@@ -630,12 +647,18 @@ impl Publication for PublicationService {
             .state;
         Self::require_instance(caller, &state)?;
         let by = format!("{} {} {}", caller.role().as_str(), caller.unit(), caller.auth().claims.sub);
+        let now = self.now();
         let txn = self.parts.db.begin_write().await?;
-        let closed = store::close_follow_up(&txn, id, &by, note, self.now()).await?;
-        txn.commit().await?;
-        if !closed {
+        if !store::close_follow_up(&txn, id, &by, note, now).await? {
             return Err(ApiError::FailedPrecondition(format!("follow-up {id} is already closed")));
         }
+        // For reporting and the agencies that follow ratings (R11.2), in the same transaction.
+        let payload =
+            Payload::FollowUpClosed(v1::FollowUpClosed { follow_up_id: id.to_string(), note: note.to_owned() });
+        let envelope = outside_lifecycle(&state, &caller.actor(), now, payload);
+        outbox::enqueue(&txn, &[paht_platform::events::message(&envelope)]).await?;
+        txn.commit().await?;
+        self.notify();
         let row = store::follow_up(conn, id).await?.ok_or_else(|| ApiError::NotFound(format!("follow-up {id}")))?;
         tracing::info!("follow-up closed");
         Ok(v1::CloseFollowUpResponse { follow_up: Some(follow_up_view(&row)) })
@@ -688,7 +711,22 @@ impl Publication for PublicationService {
                 closed_by: None,
                 note: None,
             };
-            store::open_follow_up(&txn, item).await?;
+            let opened = v1::FollowUpOpened {
+                follow_up_id: id.to_string(),
+                rating: Some(v1::Rating {
+                    value: convert::rating(rating) as i32,
+                    feedback: item.feedback.clone().unwrap_or_default(),
+                    rated_at: Some(convert::timestamp(now)),
+                }),
+                due_at: Some(convert::timestamp(item.due_at)),
+                lead_agency_unit_id: item.lead_agency_unit_id.clone(),
+                agency_unit_ids: approved.iter().map(|a| a.agency.to_string()).collect(),
+                round,
+            };
+            if store::open_follow_up(&txn, item).await? {
+                let envelope = outside_lifecycle(state, &actor, now, Payload::FollowUpOpened(opened));
+                outbox::enqueue(&txn, &[paht_platform::events::message(&envelope)]).await?;
+            }
             follow_up_id = id.to_string();
         }
         txn.commit().await?;

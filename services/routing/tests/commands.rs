@@ -195,7 +195,9 @@ async fn redispatch_after_a_reopen_r11_3(h: Harness) {
     ));
     envelopes.extend(story.step(&ioc_actor(), Command::Publish, "2027-03-08T11:10:00+07:00"));
     let reopen = Command::Reopen { feedback: "Nước vẫn còn đục".into() };
-    envelopes.extend(story.step(&ioc_actor(), reopen, "2027-03-09T08:00:00+07:00"));
+    // The reporter writes again (R11.3): publication states the reopen as the reporter's.
+    let reporter = Actor::new("reporter", Role::Reporter, UnitId::new(INSTANCE));
+    envelopes.extend(story.step(&reporter, reopen, "2027-03-09T08:00:00+07:00"));
     h.deliver_all(&envelopes).await;
     assert_eq!(h.replica(story.id()).await.state, story.report, "routing replayed every fact");
     assert_eq!(h.case(story.id()).await.status, "reopened");
