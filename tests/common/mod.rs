@@ -350,10 +350,12 @@ pub async fn observe(bus: &dyn Bus, queue: &str, stop: &CancellationToken) -> Ar
     observer
 }
 
-/// Subscribes an observer queue bound to every event (reports, assignments, directives, deadlines).
+/// Subscribes an observer queue bound to every event (reports, assignments, directives, deadlines,
+/// follow-ups).
 pub async fn observe_all(bus: &dyn Bus, queue: &str, stop: &CancellationToken) -> Arc<Observer> {
     let observer = Arc::new(Observer::default());
-    let mut subscription = Subscription::new(queue, &["report.#", "assignment.#", "directive.#", "deadline.#"]);
+    let keys = ["report.#", "assignment.#", "directive.#", "deadline.#", "follow_up.#"];
+    let mut subscription = Subscription::new(queue, &keys);
     subscription.retry_delays = vec![Duration::from_millis(100)];
     bus.subscribe(subscription, observer.clone(), stop.clone()).await.expect("subscribe");
     observer
