@@ -44,11 +44,36 @@ struct Clients {
     publication: PublicationServiceClient<Channel>,
 }
 
+impl Clients {
+    /// Clients of intake and routing, and of the processes serving processing and publication.
+    async fn connect(intake: &Server, routing: &Server, processing: &str, publication: &str) -> Clients {
+        Clients {
+            intake: intake.client().await,
+            routing: RoutingServiceClient::connect(routing.grpc.clone()).await.unwrap(),
+            processing: ProcessingServiceClient::connect(processing.to_owned()).await.unwrap(),
+            publication: PublicationServiceClient::connect(publication.to_owned()).await.unwrap(),
+        }
+    }
+}
+
 struct People {
     channel: String,
     operator: String,
     officer: String,
     leader: String,
+}
+
+impl People {
+    /// Tokens of the channel, the IOC operator and the agency's officer and leader.
+    fn of(suite: &Suite) -> People {
+        let issuer = suite.issuer();
+        People {
+            channel: token(&issuer, Role::System, INSTANCE),
+            operator: token(&issuer, Role::IocOperator, INSTANCE),
+            officer: token(&issuer, Role::Officer, AGENCY),
+            leader: token(&issuer, Role::Leader, AGENCY),
+        }
+    }
 }
 
 /// Submits, accepts, dispatches to [`AGENCY`] and returns the report id, its tracking code and
@@ -143,20 +168,9 @@ async fn an_answer_is_published_rated_reopened_handled_again_and_rated_again() {
         "publication",
         &[("PAHT_CLOCK_START", START), ("PAHT_PEERS__INTAKE", &intake.grpc), ("PAHT_PEERS__ROUTING", &routing.grpc)],
     );
-    let c = Clients {
-        intake: intake.client().await,
-        routing: RoutingServiceClient::connect(routing.grpc.clone()).await.unwrap(),
-        processing: ProcessingServiceClient::connect(processing.grpc.clone()).await.unwrap(),
-        publication: PublicationServiceClient::connect(publication.grpc.clone()).await.unwrap(),
-    };
+    let c = Clients::connect(&intake, &routing, &processing.grpc, &publication.grpc).await;
     let mut publ = c.publication.clone();
-    let issuer = suite.issuer();
-    let p = People {
-        channel: token(&issuer, Role::System, INSTANCE),
-        operator: token(&issuer, Role::IocOperator, INSTANCE),
-        officer: token(&issuer, Role::Officer, AGENCY),
-        leader: token(&issuer, Role::Leader, AGENCY),
-    };
+    let p = People::of(&suite);
     let key = RatingKey::new(RATING_KEY).unwrap();
 
     let (report_id, code, assignment) = dispatched(&c, &p, "publication-1", false).await;
@@ -377,20 +391,9 @@ async fn a_confidential_report_is_answered_privately_and_never_shown() {
         "processing,publication",
         &[("PAHT_CLOCK_START", START), ("PAHT_PEERS__INTAKE", &intake.grpc), ("PAHT_PEERS__ROUTING", &routing.grpc)],
     );
-    let c = Clients {
-        intake: intake.client().await,
-        routing: RoutingServiceClient::connect(routing.grpc.clone()).await.unwrap(),
-        processing: ProcessingServiceClient::connect(both.grpc.clone()).await.unwrap(),
-        publication: PublicationServiceClient::connect(both.grpc.clone()).await.unwrap(),
-    };
+    let c = Clients::connect(&intake, &routing, &both.grpc, &both.grpc).await;
     let mut publ = c.publication.clone();
-    let issuer = suite.issuer();
-    let p = People {
-        channel: token(&issuer, Role::System, INSTANCE),
-        operator: token(&issuer, Role::IocOperator, INSTANCE),
-        officer: token(&issuer, Role::Officer, AGENCY),
-        leader: token(&issuer, Role::Leader, AGENCY),
-    };
+    let p = People::of(&suite);
     let (report_id, code, assignment) = dispatched(&c, &p, "publication-private", true).await;
     handled(&c, &p, &assignment, "Đã xử lý theo phản ánh.").await;
     let draft = resolved_answer(&c, &p, &report_id).await;

@@ -188,6 +188,20 @@ fn answer(report: &lc::Report, visibility: v1::AnswerVisibility, decided: DateTi
     })
 }
 
+/// The report's answer as it stands: its text, how and when it was given (unset while a draft).
+pub fn answer_of(report: &lc::Report) -> Option<v1::Answer> {
+    let visibility = match report.visibility {
+        None => v1::AnswerVisibility::Unspecified,
+        Some(lc::Visibility::Published) => v1::AnswerVisibility::Published,
+        Some(lc::Visibility::Private) => v1::AnswerVisibility::Private,
+        Some(lc::Visibility::Withheld) => v1::AnswerVisibility::Withheld,
+    };
+    answer(report, visibility, report.received_at).map(|mut a| {
+        a.decided_at = report.answer.as_ref().and_then(|a| a.decided_at).map(timestamp);
+        a
+    })
+}
+
 /// Copies the lifecycle part of a report (status, deadlines, assignments, answer,
 /// rating, refusal, escalation) into a protocol report whose content the owning
 /// service has filled, as of `now` (the deadlines still running then).
@@ -202,16 +216,7 @@ pub fn fill_lifecycle(out: &mut v1::Report, report: &lc::Report, now: DateTime<U
     out.resolved_at = report.answer_deadline.map(|d| timestamp(d.started_at));
     out.answer_deadline = report.answer_deadline.as_ref().map(deadline);
     out.assignments = report.assignments.iter().map(|a| assignment(a, &id, now)).collect();
-    let visibility = match report.visibility {
-        None => v1::AnswerVisibility::Unspecified,
-        Some(lc::Visibility::Published) => v1::AnswerVisibility::Published,
-        Some(lc::Visibility::Private) => v1::AnswerVisibility::Private,
-        Some(lc::Visibility::Withheld) => v1::AnswerVisibility::Withheld,
-    };
-    out.answer = answer(report, visibility, report.received_at).map(|mut a| {
-        a.decided_at = report.answer.as_ref().and_then(|a| a.decided_at).map(timestamp);
-        a
-    });
+    out.answer = answer_of(report);
     out.rating = report.rating.as_ref().map(|(r, feedback)| v1::Rating {
         value: rating(*r) as i32,
         feedback: feedback.clone().unwrap_or_default(),

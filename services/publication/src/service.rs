@@ -167,24 +167,12 @@ fn bounded_text(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The rating a request names (the protocol's mapping), or why not.
 fn rating_from(value: i32) -> Result<Rating, ApiError> {
-    match v1::RatingValue::try_from(value) {
-        Ok(v1::RatingValue::Satisfied) => Ok(Rating::Satisfied),
-        Ok(v1::RatingValue::Normal) => Ok(Rating::Normal),
-        Ok(v1::RatingValue::Unsatisfied) => Ok(Rating::Unsatisfied),
-        Ok(v1::RatingValue::Unspecified) => {
-            Err(ApiError::field("value", "required: SATISFIED, NORMAL or UNSATISFIED (R11.1)"))
-        }
-        Err(_) => Err(ApiError::field("value", format!("unknown rating value {value}"))),
-    }
-}
-
-fn rating_name(r: Rating) -> &'static str {
-    match r {
-        Rating::Satisfied => "satisfied",
-        Rating::Normal => "normal",
-        Rating::Unsatisfied => "unsatisfied",
-    }
+    paht_proto::fact::rating_from(value).ok_or_else(|| match value {
+        0 => ApiError::field("value", "required: SATISFIED, NORMAL or UNSATISFIED (R11.1)"),
+        other => ApiError::field("value", format!("unknown rating value {other}")),
+    })
 }
 
 fn follow_up_view(row: &store::follow_up::Model) -> v1::FollowUp {
@@ -438,13 +426,7 @@ impl PublicationService {
         Actor::new(format!("reporter:{}", replica.view.tracking_code), Role::Reporter, replica.state.instance.clone())
     }
 
-    fn answer_view(state: &lc::Report) -> Option<v1::Answer> {
-        let mut report = v1::Report::default();
-        convert::fill_lifecycle(&mut report, state, paht_platform::clock::now());
-        report.answer
-    }
-
-    async fn follow_up_due(&self, at: DateTime<Utc>) -> Result<DateTime<Utc>, ApiError> {
+    fn follow_up_due(&self, at: DateTime<Utc>) -> Result<DateTime<Utc>, ApiError> {
         self.parts
             .calendar
             .add_working_days(at, self.parts.follow_up_working_days)
@@ -477,7 +459,7 @@ impl Publication for PublicationService {
         } else {
             (Vec::new(), String::new())
         };
-        let mut answer = Self::answer_view(state).unwrap_or_default();
+        let mut answer = convert::answer_of(state).unwrap_or_default();
         if state.answer.is_none() {
             answer.text = text;
         }
@@ -516,7 +498,7 @@ impl Publication for PublicationService {
         };
         let saved = self.decide(id, vec![command], &caller.actor(), Expected::Any).await?;
         tracing::info!("answer edited");
-        Ok(v1::EditAnswerResponse { answer: Self::answer_view(&saved.state), findings })
+        Ok(v1::EditAnswerResponse { answer: convert::answer_of(&saved.state), findings })
     }
 
     #[tracing::instrument(name = "publish_answer", skip_all, fields(report_id))]
@@ -540,7 +522,7 @@ impl Publication for PublicationService {
         let expected = if drafted.is_some() { Expected::Draft } else { Expected::Text(&text) };
         let saved = self.decide(replica.id(), commands, &caller.actor(), expected).await?;
         tracing::info!("answer published");
-        Ok(v1::PublishAnswerResponse { answer: Self::answer_view(&saved.state) })
+        Ok(v1::PublishAnswerResponse { answer: convert::answer_of(&saved.state) })
     }
 
     #[tracing::instrument(name = "answer_privately", skip_all, fields(report_id))]
@@ -562,7 +544,7 @@ impl Publication for PublicationService {
         };
         let saved = self.decide(replica.id(), commands, &caller.actor(), expected).await?;
         tracing::info!("answer sent privately");
-        Ok(v1::AnswerPrivatelyResponse { answer: Self::answer_view(&saved.state) })
+        Ok(v1::AnswerPrivatelyResponse { answer: convert::answer_of(&saved.state) })
     }
 
     #[tracing::instrument(name = "withhold_answer", skip_all, fields(report_id))]
@@ -585,7 +567,7 @@ impl Publication for PublicationService {
                 other => other,
             })?;
         tracing::info!("answer withheld");
-        Ok(v1::WithholdAnswerResponse { answer: Self::answer_view(&saved.state) })
+        Ok(v1::WithholdAnswerResponse { answer: convert::answer_of(&saved.state) })
     }
 
     #[tracing::instrument(name = "list_follow_ups", skip_all)]
@@ -701,12 +683,12 @@ impl Publication for PublicationService {
                 report_id: state.id.0,
                 tracking_code: executed.replica.view.tracking_code.clone(),
                 round: i32::try_from(round).unwrap_or(i32::MAX),
-                rating: rating_name(rating).to_owned(),
+                rating: rating.as_str().to_owned(),
                 feedback,
                 lead_agency_unit_id: lead.unwrap_or_default(),
                 agency_unit_ids: approved.iter().map(|a| a.agency.to_string()).collect::<Vec<_>>().join(","),
                 opened_at: now,
-                due_at: self.follow_up_due(now).await?,
+                due_at: self.follow_up_due(now)?,
                 closed_at: None,
                 closed_by: None,
                 note: None,
@@ -731,7 +713,7 @@ impl Publication for PublicationService {
         }
         txn.commit().await?;
         self.notify();
-        tracing::info!(rating = rating_name(rating), "report rated");
+        tracing::info!(rating = rating.as_str(), "report rated");
         let rating = executed.replica.state.rating.as_ref().map(|(r, f)| v1::Rating {
             value: convert::rating(*r) as i32,
             feedback: f.clone().unwrap_or_default(),

@@ -90,6 +90,17 @@ pub enum Rating {
     Unsatisfied,
 }
 
+impl Rating {
+    /// Its stable name (`satisfied`, `normal`, `unsatisfied`), as serde writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rating::Satisfied => "satisfied",
+            Rating::Normal => "normal",
+            Rating::Unsatisfied => "unsatisfied",
+        }
+    }
+}
+
 /// A request to move a report along its lifecycle.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
